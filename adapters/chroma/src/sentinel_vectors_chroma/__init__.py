@@ -1,0 +1,1 @@
+"""Scoped Chroma collections."""

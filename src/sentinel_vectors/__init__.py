@@ -1,0 +1,1 @@
+"""sentinel-vectors: tenant-safe vector search for Sentinel Auth services."""
