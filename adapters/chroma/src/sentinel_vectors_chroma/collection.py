@@ -1,0 +1,580 @@
+"""``ScopedCollection``: a Chroma collection that only ever sees the caller's scope.
+
+It keeps Chroma's method names and keyword arguments (``add``, ``upsert``, ``update``,
+``delete``, ``get``, ``query``, ``count``, ``peek``) as coroutines, over a sync
+``Collection`` (calls run in a worker thread) or an ``AsyncHttpClient`` collection.
+Nothing else of the native collection is reachable through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.errors import (
+    DimensionMismatchError,
+    InvalidInputError,
+)
+from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
+from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
+from sentinel_vectors.strategy import (
+    DEFAULT_MAX_IDS_PER_QUERY,
+    StrategyName,
+    merge_top_k,
+    plan_read,
+)
+from sentinel_vectors.validation import (
+    as_embeddings,
+    as_id_list,
+    as_metadata_list,
+    check_lengths,
+    check_positive_int,
+)
+from sentinel_vectors_chroma.compiler import ChromaWhereCompiler, Where
+
+__all__ = ["ScopedCollection"]
+
+Result = dict[str, Any]
+
+_GET_FIELDS = ("ids", "embeddings", "documents", "uris", "data", "metadatas")
+_QUERY_FIELDS = (*_GET_FIELDS, "distances")
+_INCLUDABLE = frozenset({"embeddings", "documents", "uris", "data", "metadatas", "distances"})
+_DEFAULT_GET_INCLUDE = ("metadatas", "documents")
+_DEFAULT_QUERY_INCLUDE = ("metadatas", "documents", "distances")
+# Chroma caps one call's id list by what SQLite binds; chunk our own id lookups below it.
+_ID_BATCH = 5_000
+
+
+class ScopedCollection:
+    """A Chroma collection bound to one caller's workspace and permissions.
+
+    Args:
+        collection: a ``chromadb`` ``Collection`` or ``AsyncCollection``.
+        auth: the request's ``sentinel_auth.RequestAuth`` (any :class:`AuthContext`).
+        resource_type: the Sentinel resource type of the chunks' parent (``"document"``).
+        resource_key: the metadata key naming each chunk's resource id.
+        timeout: seconds to wait for the permission service before failing closed.
+        strategy: force a read strategy (see :mod:`sentinel_vectors.strategy`).
+        max_ids_per_query: accessible-list size above which reads are chunked.
+        compiler: the filter compiler (a seam for tests and extensions).
+
+    Record ids are stored as ``"<workspace_id>:<id>"`` so ids never collide across
+    workspaces, and are returned exactly as the caller wrote them.
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        auth: AuthContext | None,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        timeout: float = 5.0,
+        strategy: StrategyName = "auto",
+        max_ids_per_query: int = DEFAULT_MAX_IDS_PER_QUERY,
+        compiler: FilterCompiler[Where] | None = None,
+    ) -> None:
+        scope = Scope.of(
+            auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
+        )
+        if collection is None or not callable(getattr(collection, "query", None)):
+            raise InvalidInputError("collection must be a chromadb Collection or AsyncCollection")
+        self._collection = collection
+        self._is_async = inspect.iscoroutinefunction(collection.query)
+        self._policy = TenancyPolicy(scope, collection=str(getattr(collection, "name", "?")))
+        self._compiler: FilterCompiler[Where] = compiler or ChromaWhereCompiler()
+        self._strategy: StrategyName = strategy
+        self._max_ids = check_positive_int(max_ids_per_query, what="max_ids_per_query")
+        self._dimension: int | None = None
+
+    # -- introspection ---------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The wrapped collection's name."""
+        return self._policy.collection
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope (workspace, user, role, resource type and key)."""
+        return self._policy.scope
+
+    @property
+    def violations(self) -> int:
+        """Hits dropped by the per-hit re-check since this wrapper was built (should be 0)."""
+        return self._policy.violations
+
+    def __repr__(self) -> str:
+        scope = self._policy.scope
+        return (
+            f"ScopedCollection(name={self.name!r}, workspace_id={scope.workspace_id!r}, "
+            f"user_id={scope.user_id!r}, resource_type={scope.resource_type!r})"
+        )
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def add(
+        self,
+        ids: str | Sequence[str],
+        embeddings: Any = None,
+        metadatas: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        documents: str | Sequence[str] | None = None,
+        images: Any = None,
+        uris: str | Sequence[str] | None = None,
+    ) -> None:
+        """Add records, stamped with the caller's workspace, owner and resource.
+
+        Each metadata must carry the resource key. Raises before writing anything if
+        an argument is malformed, a tenancy key disagrees with the scope, or the caller
+        may not write to a named resource.
+        """
+        await self._write("add", ids, embeddings, metadatas, documents, images, uris)
+
+    async def upsert(
+        self,
+        ids: str | Sequence[str],
+        embeddings: Any = None,
+        metadatas: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        documents: str | Sequence[str] | None = None,
+        images: Any = None,
+        uris: str | Sequence[str] | None = None,
+    ) -> None:
+        """Insert or replace records; replacing needs edit access to the stored record."""
+        await self._write("upsert", ids, embeddings, metadatas, documents, images, uris)
+
+    async def update(
+        self,
+        ids: str | Sequence[str],
+        embeddings: Any = None,
+        metadatas: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        documents: str | Sequence[str] | None = None,
+        images: Any = None,
+        uris: str | Sequence[str] | None = None,
+    ) -> None:
+        """Update existing records in place (metadata is merged, as in Chroma).
+
+        Every named record that exists must be editable by the caller; ids that do not
+        exist in the caller's workspace are ignored, as Chroma ignores them. Tenancy keys
+        may only be repeated with their stored values.
+        """
+        id_list = as_id_list(ids)
+        n = len(id_list)
+        metas = as_metadata_list(metadatas, n, required=False)
+        embs = None if embeddings is None else await self._embeddings(embeddings, n)
+        docs = _as_list(documents, "documents")
+        uri_list = _as_list(uris, "uris")
+        check_lengths(n, documents=docs, uris=uri_list, images=_as_seq(images))
+        edit = await self.scope.access("edit")
+        pids = [self._policy.physical_id(i) for i in id_list]
+        stored = await self._stored(pids)
+        keep = [i for i, pid in enumerate(pids) if pid in stored]
+        existing = {pos: stored[pids[i]] for pos, i in enumerate(keep)}
+        self._policy.authorize_write(
+            edit, resources=(), existing=existing.values(), populated=set()
+        )
+        if not keep:
+            return
+        kept_metas = None
+        if metas is not None:
+            kept_metas = self._policy.check_partial_update([metas[i] for i in keep], existing)
+        await self._call(
+            "update",
+            ids=[pids[i] for i in keep],
+            embeddings=_pick(embs, keep),
+            metadatas=kept_metas,
+            documents=_pick(docs, keep),
+            images=_pick(_as_seq(images), keep),
+            uris=_pick(uri_list, keep),
+        )
+
+    async def delete(
+        self,
+        ids: str | Sequence[str] | None = None,
+        where: Mapping[str, Any] | Filter | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Result:
+        """Delete records the caller may edit, by id and/or filter.
+
+        Explicitly named ids that exist but are not editable raise
+        :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a
+        filter only ever matches editable records. Returns ``{"deleted": n}``.
+        """
+        if ids is None and where is None and where_document is None:
+            raise InvalidInputError("delete() needs ids, where or where_document")
+        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
+        if limit is not None:
+            check_positive_int(limit, what="limit")
+        caller = self._caller_filter(where)
+        edit = await self.scope.access("edit")
+        pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
+        if pids is not None:
+            stored = await self._stored(pids)
+            self._policy.authorize_write(
+                edit, resources=(), existing=stored.values(), populated=set()
+            )
+            if not stored:
+                return {"deleted": 0}
+        plan = plan_read(
+            self._policy, edit, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
+        )
+        if plan is None:
+            return {"deleted": 0}
+        targets: list[str] = []
+        for flt in plan.filters:
+            found = await self._call(
+                "get",
+                ids=pids,
+                where=self._compiler.compile(flt),
+                where_document=where_document,
+                include=["metadatas"],
+            )
+            for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+                if self._policy.recheck(meta, edit, pid):
+                    targets.append(pid)
+        if limit is not None:
+            targets = targets[:limit]
+        for start in range(0, len(targets), _ID_BATCH):
+            await self._call("delete", ids=targets[start : start + _ID_BATCH])
+        return {"deleted": len(targets)}
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def get(
+        self,
+        ids: str | Sequence[str] | None = None,
+        where: Mapping[str, Any] | Filter | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        include: Sequence[str] = _DEFAULT_GET_INCLUDE,
+    ) -> Result:
+        """Records the caller may view, in Chroma's ``GetResult`` shape."""
+        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
+        if limit is not None:
+            check_positive_int(limit, what="limit")
+        if offset is not None and (
+            isinstance(offset, bool) or not isinstance(offset, int) or offset < 0
+        ):
+            raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+        wanted = _check_include(include, allowed=_INCLUDABLE - {"distances"})
+        caller = self._caller_filter(where)
+        access = await self.scope.access("view")
+        plan = plan_read(
+            self._policy, access, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
+        )
+        if plan is None or id_list == []:
+            self._policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
+            return _empty_get(wanted)
+        pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
+        single = len(plan.filters) == 1
+        rows: list[dict[str, Any]] = []
+        for flt in plan.filters:
+            raw = await self._call(
+                "get",
+                ids=pids,
+                where=self._compiler.compile(flt),
+                where_document=where_document,
+                limit=limit if single else (None if limit is None else (offset or 0) + limit),
+                offset=offset if single else None,
+                include=sorted(set(wanted) | {"metadatas"}),
+            )
+            rows.extend(_rows(raw, _GET_FIELDS))
+        if not single:
+            start = offset or 0
+            rows = rows[start : None if limit is None else start + limit]
+        kept = self._recheck(rows, access)
+        self._policy.audit(
+            strategy=plan.strategy,
+            examined=len(rows),
+            returned=len(kept),
+            dropped=len(rows) - len(kept),
+        )
+        return _columns(kept, wanted, _GET_FIELDS)
+
+    async def query(
+        self,
+        query_embeddings: Any = None,
+        query_texts: str | Sequence[str] | None = None,
+        query_images: Any = None,
+        query_uris: str | Sequence[str] | None = None,
+        ids: str | Sequence[str] | None = None,
+        n_results: int = 10,
+        where: Mapping[str, Any] | Filter | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        include: Sequence[str] = _DEFAULT_QUERY_INCLUDE,
+    ) -> Result:
+        """Nearest neighbours among the records the caller may view (``QueryResult`` shape).
+
+        Pass ``query_embeddings``; ``query_texts``/``images``/``uris`` are embedded by
+        the collection's own embedding function, if it has one.
+        """
+        check_positive_int(n_results, what="n_results")
+        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
+        wanted = _check_include(include, allowed=_INCLUDABLE)
+        inputs = {
+            "query_embeddings": query_embeddings,
+            "query_texts": query_texts,
+            "query_images": query_images,
+            "query_uris": query_uris,
+        }
+        given = {name: value for name, value in inputs.items() if value is not None}
+        if len(given) != 1:
+            raise InvalidInputError(
+                "pass exactly one of query_embeddings, query_texts, query_images, query_uris"
+            )
+        native_query: dict[str, Any] = {}
+        if query_embeddings is not None:
+            vectors = await self._embeddings(query_embeddings, None, what="query_embeddings")
+            native_query["query_embeddings"] = vectors
+            n_queries = len(vectors)
+        else:
+            ((name, value),) = given.items()
+            native_query[name] = value
+            n_queries = 1 if isinstance(value, str) else len(value)
+        caller = self._caller_filter(where)
+        access = await self.scope.access("view")
+        plan = plan_read(
+            self._policy, access, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
+        )
+        if plan is None or id_list == []:
+            self._policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
+            return _empty_query(wanted, n_queries)
+        pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
+        per_query: list[list[list[dict[str, Any]]]] = [[] for _ in range(n_queries)]
+        for flt in plan.filters:
+            raw = await self._call(
+                "query",
+                **native_query,
+                ids=pids,
+                n_results=n_results,
+                where=self._compiler.compile(flt),
+                where_document=where_document,
+                include=sorted(set(wanted) | {"metadatas", "distances"}),
+            )
+            for q in range(n_queries):
+                per_query[q].append(_rows(_nth(raw, q, _QUERY_FIELDS), _QUERY_FIELDS))
+        examined = returned = 0
+        merged: list[list[dict[str, Any]]] = []
+        for runs in per_query:
+            top = merge_top_k(runs, n_results, distance=lambda row: float(row["distances"]))
+            kept = self._recheck(top, access)
+            examined += len(top)
+            returned += len(kept)
+            merged.append(kept)
+        self._policy.audit(
+            strategy=plan.strategy,
+            examined=examined,
+            returned=returned,
+            dropped=examined - returned,
+        )
+        out: Result = {"included": list(wanted)}
+        for field in _QUERY_FIELDS:
+            if field == "ids" or field in wanted:
+                out[field] = [[row[field] for row in rows] for rows in merged]
+            else:
+                out[field] = None
+        return out
+
+    async def count(self) -> int:
+        """How many records the caller may view (not the collection's total)."""
+        got = await self.get(include=[])
+        return len(got["ids"])
+
+    async def peek(self, limit: int = 10) -> Result:
+        """The first ``limit`` records the caller may view, with embeddings."""
+        return await self.get(limit=limit, include=["embeddings", "documents", "metadatas"])
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _write(
+        self,
+        op: str,
+        ids: str | Sequence[str],
+        embeddings: Any,
+        metadatas: Any,
+        documents: Any,
+        images: Any,
+        uris: Any,
+    ) -> None:
+        id_list = as_id_list(ids)
+        n = len(id_list)
+        metas = as_metadata_list(metadatas, n, required=True)
+        assert metas is not None
+        embs = None if embeddings is None else await self._embeddings(embeddings, n)
+        docs = _as_list(documents, "documents")
+        uri_list = _as_list(uris, "uris")
+        check_lengths(n, documents=docs, uris=uri_list, images=_as_seq(images))
+        if embs is None and docs is None and images is None and uri_list is None:
+            raise InvalidInputError(f"{op}() needs embeddings (or documents to embed)")
+        edit = await self.scope.access("edit")
+        pids = [self._policy.physical_id(i) for i in id_list]
+        stored = await self._stored(pids)
+        existing = {i: stored[pid] for i, pid in enumerate(pids) if pid in stored}
+        stamped = self._policy.stamp(metas, edit, existing)
+        resources = {m[self.scope.resource_key] for m in stamped}
+        populated = await self._populated(self._policy.resources_to_probe(edit, resources))
+        self._policy.authorize_write(
+            edit, resources=resources, existing=existing.values(), populated=populated
+        )
+        await self._call(
+            op,
+            ids=pids,
+            embeddings=embs,
+            metadatas=stamped,
+            documents=docs,
+            images=images,
+            uris=uri_list,
+        )
+
+    def _caller_filter(self, where: Mapping[str, Any] | Filter | None) -> Filter | None:
+        if where is None:
+            return None
+        flt = where if not isinstance(where, Mapping) else parse_where(where)
+        self._policy.check_caller_filter(flt)
+        return flt
+
+    def _recheck(self, rows: list[dict[str, Any]], access: Access) -> list[dict[str, Any]]:
+        kept = []
+        for row in rows:
+            if self._policy.recheck(row.get("metadatas"), access, row["ids"]):
+                row["ids"] = self._policy.logical_id(row["ids"])
+                kept.append(row)
+        return kept
+
+    async def _stored(self, pids: list[str]) -> dict[str, ExistingRecord]:
+        """Tenancy keys of the records that already exist under these physical ids."""
+        out: dict[str, ExistingRecord] = {}
+        for start in range(0, len(pids), _ID_BATCH):
+            raw = await self._call(
+                "get", ids=pids[start : start + _ID_BATCH], include=["metadatas"]
+            )
+            for pid, meta in zip(raw["ids"], raw["metadatas"] or [], strict=True):
+                meta = meta or {}
+                out[pid] = ExistingRecord(
+                    workspace_id=meta.get(WORKSPACE_KEY),
+                    resource_id=meta.get(self.scope.resource_key),
+                    owner_id=meta.get(OWNER_KEY),
+                )
+        return out
+
+    async def _populated(self, resources: set[str]) -> set[str]:
+        """Which of these resources already have chunks in the caller's workspace."""
+        found: set[str] = set()
+        for resource in sorted(resources):
+            raw = await self._call(
+                "get",
+                where={
+                    "$and": [
+                        {WORKSPACE_KEY: {"$eq": self.scope.workspace_id}},
+                        {self.scope.resource_key: {"$eq": resource}},
+                    ]
+                },
+                limit=1,
+                include=[],
+            )
+            if raw["ids"]:
+                found.add(resource)
+        return found
+
+    async def _embeddings(
+        self, embeddings: Any, n: int | None, *, what: str = "embeddings"
+    ) -> list[list[float]]:
+        if self._dimension is None:
+            self._dimension = await self._stored_dimension()
+        return as_embeddings(embeddings, n=n, dimension=self._dimension, what=what)
+
+    async def _stored_dimension(self) -> int | None:
+        # Any stored vector tells the collection's dimension; it is never returned.
+        raw = await self._call("get", limit=1, include=["embeddings"])
+        vectors = raw.get("embeddings")
+        if vectors is None or len(vectors) == 0:
+            return None
+        return len(vectors[0])
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        fn: Callable[..., Any] = getattr(self._collection, method)
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        try:
+            if self._is_async:
+                return await fn(**kwargs)
+            return await asyncio.to_thread(fn, **kwargs)
+        except Exception as exc:
+            if "dimension" in str(exc).lower():
+                raise DimensionMismatchError(
+                    f"Chroma refused the vectors: {exc}. Nothing was written."
+                ) from exc
+            raise
+
+
+def _as_list(value: Any, what: str) -> list[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence):
+        raise InvalidInputError(f"{what} must be a string or a list of strings")
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidInputError(f"{what} must be strings, got {type(item).__name__}")
+    return list(value)
+
+
+def _as_seq(value: Any) -> Sequence[Any] | None:
+    return None if value is None else cast(Sequence[Any], value)
+
+
+def _pick(column: Sequence[Any] | None, keep: list[int]) -> list[Any] | None:
+    return None if column is None else [column[i] for i in keep]
+
+
+def _check_include(include: Sequence[str], *, allowed: frozenset[str]) -> tuple[str, ...]:
+    if isinstance(include, str) or not isinstance(include, Sequence):
+        raise InvalidInputError(f"include must be a list of field names, got {include!r}")
+    for item in include:
+        if item not in allowed:
+            raise InvalidInputError(f"include may contain {sorted(allowed)}, got {item!r}")
+    return tuple(dict.fromkeys(include))
+
+
+def _rows(raw: Mapping[str, Any], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Chroma's columnar result -> one dict per record."""
+    ids = list(raw["ids"])
+    rows: list[dict[str, Any]] = [{"ids": pid} for pid in ids]
+    for field in fields:
+        column = raw.get(field)
+        if field == "ids" or column is None:
+            continue
+        for row, value in zip(rows, column, strict=True):
+            row[field] = value
+    return rows
+
+
+def _nth(raw: Mapping[str, Any], q: int, fields: Sequence[str]) -> dict[str, Any]:
+    """The q-th query's columns of a batched ``QueryResult``."""
+    return {f: (None if raw.get(f) is None else raw[f][q]) for f in fields}
+
+
+def _columns(rows: list[dict[str, Any]], wanted: Sequence[str], fields: Sequence[str]) -> Result:
+    out: Result = {"included": list(wanted)}
+    for field in fields:
+        if field == "ids" or field in wanted:
+            out[field] = [row.get(field) for row in rows]
+        else:
+            out[field] = None
+    return out
+
+
+def _empty_get(wanted: Sequence[str]) -> Result:
+    return _columns([], wanted, _GET_FIELDS)
+
+
+def _empty_query(wanted: Sequence[str], n_queries: int) -> Result:
+    out: Result = {"included": list(wanted)}
+    for field in _QUERY_FIELDS:
+        out[field] = [[] for _ in range(n_queries)] if field == "ids" or field in wanted else None
+    return out

@@ -1,0 +1,83 @@
+"""Typed errors raised by sentinel-vectors.
+
+Every error says what went wrong and what the caller should do about it. All of them
+derive from :class:`SentinelVectorsError`, so one ``except`` clause catches the suite's
+errors without catching the backend's own.
+
+Any error raised before a write reaches the backend means nothing was written.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "DimensionMismatchError",
+    "FilterError",
+    "InvalidInputError",
+    "MissingAuthError",
+    "PermissionServiceError",
+    "ReservedKeyError",
+    "SentinelVectorsError",
+]
+
+
+class SentinelVectorsError(Exception):
+    """Base class of every error raised by sentinel-vectors."""
+
+
+class MissingAuthError(SentinelVectorsError, TypeError):
+    """A scoped store was built without an auth context (``auth`` was ``None``).
+
+    Pass the request's ``sentinel_auth.RequestAuth`` (or any object satisfying
+    :class:`sentinel_vectors.AuthContext`). There is no unscoped mode.
+    """
+
+
+class PermissionServiceError(SentinelVectorsError):
+    """The permission service failed, timed out or answered something malformed.
+
+    The read or write was refused rather than run unfiltered (fail closed). Retry
+    later, or surface it to the client as 503.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AccessDeniedError(SentinelVectorsError):
+    """The caller may not perform this write (or reach these records).
+
+    Nothing was written. The message names the resource or record and the access
+    that was missing.
+    """
+
+
+class InvalidInputError(SentinelVectorsError, ValueError):
+    """Arguments are malformed: wrong types, mismatched lengths, duplicate ids, ...
+
+    Nothing was written. Fix the call as the message says.
+    """
+
+
+class DimensionMismatchError(InvalidInputError):
+    """An embedding's length differs from the collection's dimension.
+
+    Nothing was written. Use the same embedding model for writes and queries.
+    """
+
+
+class FilterError(InvalidInputError):
+    """A filter is malformed: unknown operator, bad value type, empty list, ...
+
+    See :mod:`sentinel_vectors.filters` for the supported operators.
+    """
+
+
+class ReservedKeyError(InvalidInputError):
+    """A caller filter or metadata value touches a key the tenancy layer owns.
+
+    ``workspace_id``, ``owner_id`` and the resource key are stamped from the scope.
+    Filters may not name them (the scope already constrains them); metadata may carry
+    them only with the values the scope would stamp.
+    """

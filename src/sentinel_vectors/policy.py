@@ -1,0 +1,296 @@
+"""The tenancy policy, written once for every backend.
+
+Adapters call a :class:`TenancyPolicy` for every decision that involves tenancy:
+
+- reads: the constraint ``workspace_id == ws AND (full access OR resource IN ids)``
+  ANDed with the caller's filter (:meth:`TenancyPolicy.read_filter`), and the per-hit
+  re-check before a record leaves the wrapper (:meth:`TenancyPolicy.recheck`);
+- writes: stamping of ``workspace_id``, ``owner_id`` and the resource key
+  (:meth:`TenancyPolicy.stamp`), and the write authorization rule
+  (:meth:`TenancyPolicy.authorize_write`);
+- ids: the per-workspace physical id namespace (:meth:`TenancyPolicy.physical_id`);
+- audit: one structured log event per read (:meth:`TenancyPolicy.audit`).
+
+An adapter only compiles filters and calls its native client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, ReservedKeyError
+from sentinel_vectors.filters import Filter, and_, eq, filter_keys, in_
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
+
+__all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy"]
+
+AUDIT_LOGGER = "sentinel_vectors.audit"
+"""Name of the logger that receives one event per scoped read and every dropped hit."""
+
+_audit = logging.getLogger(AUDIT_LOGGER)
+
+# The physical id is "<workspace uuid>:<caller id>"; a UUID never contains ':', so the
+# split is unambiguous whatever the caller's id holds.
+_SEP = ":"
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingRecord:
+    """What the policy needs to know about a stored record a write would touch."""
+
+    workspace_id: object
+    resource_id: object
+    owner_id: object
+
+
+@dataclass
+class TenancyPolicy:
+    """Tenancy decisions for one scope, plus the count of hits the re-check dropped."""
+
+    scope: Scope
+    collection: str = "?"
+    violations: int = field(default=0)
+
+    # -- ids ------------------------------------------------------------------------
+
+    def physical_id(self, record_id: str) -> str:
+        """The id stored in the backend: the caller's id inside the workspace namespace."""
+        return f"{self.scope.workspace_id}{_SEP}{record_id}"
+
+    def logical_id(self, physical_id: str) -> str:
+        """The caller's id back from a stored id of this workspace."""
+        prefix = f"{self.scope.workspace_id}{_SEP}"
+        if not physical_id.startswith(prefix):
+            raise AccessDeniedError(f"record {physical_id!r} is outside the caller's workspace")
+        return physical_id[len(prefix) :]
+
+    # -- reads ----------------------------------------------------------------------
+
+    def check_caller_filter(self, caller: Filter | None) -> None:
+        """Refuse caller filters that name a tenancy key: the scope constrains those."""
+        if caller is None:
+            return
+        clash = filter_keys(caller) & self.scope.reserved_keys
+        if clash:
+            raise ReservedKeyError(
+                f"filters may not name {sorted(clash)}: the scope already restricts them to "
+                f"what the caller may see. Remove that condition from the filter."
+            )
+
+    def read_filter(self, access: Access, caller: Filter | None = None) -> Filter | None:
+        """The tenancy constraint ANDed with the caller's filter, or None if nothing is visible.
+
+        ``None`` means the caller can see nothing: return an empty result without asking
+        the store (never fall back to a wider query).
+        """
+        self.check_caller_filter(caller)
+        if access.is_empty:
+            return None
+        parts: list[Filter] = [eq(WORKSPACE_KEY, self.scope.workspace_id)]
+        if not access.full:
+            parts.append(in_(self.scope.resource_key, sorted(access.resource_ids)))
+        if caller is not None:
+            parts.append(caller)
+        return and_(*parts)
+
+    def workspace_filter(self, caller: Filter | None = None) -> Filter:
+        """The workspace constraint alone (ANDed with the caller's filter).
+
+        For read strategies that post-filter by resource: every hit still passes
+        :meth:`recheck` before it is returned.
+        """
+        self.check_caller_filter(caller)
+        ws = eq(WORKSPACE_KEY, self.scope.workspace_id)
+        return ws if caller is None else and_(ws, caller)
+
+    def recheck(self, metadata: Mapping[str, Any] | None, access: Access, record_id: str) -> bool:
+        """Re-check one hit against invariant 1 before it leaves the wrapper.
+
+        A hit from another workspace, or of a resource the caller may not reach, is a
+        bug below us (a compiler, a backend, tampered data): it is dropped, counted in
+        :attr:`violations` and logged at ERROR on :data:`AUDIT_LOGGER`.
+        """
+        meta = metadata or {}
+        ok = meta.get(WORKSPACE_KEY) == self.scope.workspace_id and access.allows(
+            meta.get(self.scope.resource_key)
+        )
+        if not ok:
+            self.violations += 1
+            _audit.error(
+                "sentinel-vectors dropped a hit that failed the tenancy re-check",
+                extra={
+                    "event": "sentinel_vectors.violation",
+                    "workspace_id": self.scope.workspace_id,
+                    "user_id": self.scope.user_id,
+                    "collection": self.collection,
+                    "record_id": record_id,
+                    "record_workspace_id": meta.get(WORKSPACE_KEY),
+                    "record_resource_id": meta.get(self.scope.resource_key),
+                },
+            )
+        return ok
+
+    def audit(self, *, strategy: str, examined: int, returned: int, dropped: int) -> None:
+        """Emit the one audit event of a read."""
+        _audit.info(
+            "sentinel-vectors scoped read",
+            extra={
+                "event": "sentinel_vectors.read",
+                "workspace_id": self.scope.workspace_id,
+                "user_id": self.scope.user_id,
+                "collection": self.collection,
+                "resource_type": self.scope.resource_type,
+                "strategy": strategy,
+                "examined": examined,
+                "returned": returned,
+                "dropped": dropped,
+            },
+        )
+
+    # -- writes ---------------------------------------------------------------------
+
+    def stamp(
+        self,
+        metadatas: Iterable[Mapping[str, Any]],
+        edit: Access,
+        existing: Mapping[int, ExistingRecord] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stamp tenancy keys onto new or replaced records' metadata.
+
+        Each metadata must name its resource under the resource key (a UUID). A
+        ``workspace_id`` that differs from the scope's is refused; an ``owner_id`` other
+        than the caller needs full access. For a record that already exists
+        (``existing``, by position) an omitted ``owner_id`` keeps the stored owner.
+        """
+        existing = existing or {}
+        stamped: list[dict[str, Any]] = []
+        for i, meta in enumerate(metadatas):
+            out = dict(meta)
+            if self.scope.resource_key not in out:
+                raise ReservedKeyError(
+                    f"metadatas[{i}] must name its resource under {self.scope.resource_key!r} "
+                    f"(the Sentinel resource id this chunk belongs to)"
+                )
+            out[self.scope.resource_key] = canonical_uuid(
+                out[self.scope.resource_key], what=f"metadatas[{i}][{self.scope.resource_key!r}]"
+            )
+            self._check_workspace(out, i)
+            prior = existing.get(i)
+            if OWNER_KEY in out:
+                owner = canonical_uuid(out[OWNER_KEY], what=f"metadatas[{i}]['owner_id']")
+                kept = prior is not None and owner == prior.owner_id
+                if owner != self.scope.user_id and not kept and not edit.full:
+                    raise AccessDeniedError(
+                        f"metadatas[{i}] sets owner_id {owner}; only workspace admins and owners "
+                        f"may write chunks owned by someone else. Omit owner_id to own them."
+                    )
+                out[OWNER_KEY] = owner
+            elif prior is not None and isinstance(prior.owner_id, str):
+                out[OWNER_KEY] = prior.owner_id
+            else:
+                out[OWNER_KEY] = self.scope.user_id
+            out[WORKSPACE_KEY] = self.scope.workspace_id
+            stamped.append(out)
+        return stamped
+
+    def check_partial_update(
+        self, metadatas: Iterable[Mapping[str, Any]], existing: Mapping[int, ExistingRecord]
+    ) -> list[dict[str, Any]]:
+        """Check metadata of an in-place update, whose omitted keys keep stored values.
+
+        Tenancy keys may be repeated only with their stored values: moving a chunk to
+        another resource, owner or workspace is a delete and a new add.
+        """
+        out: list[dict[str, Any]] = []
+        for i, meta in enumerate(metadatas):
+            row = dict(meta)
+            self._check_workspace(row, i)
+            prior = existing.get(i)
+            for key, stored in (
+                (self.scope.resource_key, None if prior is None else prior.resource_id),
+                (OWNER_KEY, None if prior is None else prior.owner_id),
+            ):
+                if key in row:
+                    value = canonical_uuid(row[key], what=f"metadatas[{i}][{key!r}]")
+                    if prior is not None and value != stored:
+                        raise ReservedKeyError(
+                            f"metadatas[{i}] changes {key!r} of an existing record; tenancy keys "
+                            f"cannot be updated in place. Delete the record and add it again."
+                        )
+                    row[key] = value
+            if WORKSPACE_KEY in row:
+                row[WORKSPACE_KEY] = self.scope.workspace_id
+            out.append(row)
+        return out
+
+    def _check_workspace(self, meta: Mapping[str, Any], i: int) -> None:
+        if WORKSPACE_KEY in meta:
+            given = meta[WORKSPACE_KEY]
+            try:
+                same = canonical_uuid(given, what="workspace_id") == self.scope.workspace_id
+            except InvalidInputError:
+                same = False
+            if not same:
+                raise ReservedKeyError(
+                    f"metadatas[{i}] sets workspace_id {given!r} but the caller's workspace is "
+                    f"{self.scope.workspace_id}; records are always written to the caller's "
+                    f"workspace. Omit workspace_id."
+                )
+
+    def resources_to_probe(self, edit: Access, resources: Iterable[str]) -> set[str]:
+        """Resources the caller cannot edit, which are allowed only if they are new.
+
+        The adapter looks these up (does any chunk of them exist in the workspace?) and
+        passes the answer to :meth:`authorize_write`.
+        """
+        if edit.full:
+            return set()
+        return {r for r in resources if r not in edit.resource_ids}
+
+    def authorize_write(
+        self,
+        edit: Access,
+        *,
+        resources: Iterable[str],
+        existing: Iterable[ExistingRecord],
+        populated: set[str],
+    ) -> None:
+        """Apply the write rule; raise :class:`AccessDeniedError` before anything is written.
+
+        - Records that already exist (``existing``) may be replaced or removed only if
+          their resource is editable (``accessible(type, "edit")`` or full access).
+        - Chunks of an existing resource (one in ``populated``: it has chunks in this
+          workspace) need edit access to it.
+        - Chunks of a new resource may be created by ``editor`` and above.
+        """
+        if edit.full:
+            # Physical ids are namespaced per workspace, but a stored record's own
+            # workspace stamp is checked anyway: tampered data must not be overwritten.
+            for record in existing:
+                if record.workspace_id != self.scope.workspace_id:
+                    raise AccessDeniedError("a record to be written is outside the workspace")
+            return
+        for record in existing:
+            if record.workspace_id != self.scope.workspace_id or not edit.allows(
+                record.resource_id
+            ):
+                raise AccessDeniedError(
+                    f"a record to be written belongs to resource {record.resource_id}, which the "
+                    f"caller may not edit; nothing was written"
+                )
+        for resource in sorted(set(resources)):
+            if edit.allows(resource):
+                continue
+            if resource in populated:
+                raise AccessDeniedError(
+                    f"the caller may not edit resource {resource} ({self.scope.resource_type}); "
+                    f"ask its owner to share it with edit permission. Nothing was written."
+                )
+            if not self.scope.has_role("editor"):
+                raise AccessDeniedError(
+                    f"creating chunks of a new {self.scope.resource_type} needs the editor role "
+                    f"or above; the caller is {self.scope.role!r}. Nothing was written."
+                )

@@ -1,0 +1,191 @@
+"""Who asks, and what the permission service says they may reach.
+
+A :class:`Scope` is fixed when a scoped store is built from the request's auth
+context: the workspace, the user, the role, the resource type and the metadata key
+that holds the resource id. :meth:`Scope.access` asks the permission service
+(``accessible()``) and fails closed on any error, timeout or malformed answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.errors import (
+    InvalidInputError,
+    MissingAuthError,
+    PermissionServiceError,
+)
+
+__all__ = [
+    "OWNER_KEY",
+    "WORKSPACE_KEY",
+    "Access",
+    "Action",
+    "Scope",
+    "canonical_uuid",
+]
+
+WORKSPACE_KEY = "workspace_id"
+"""Metadata key stamped with the writer's workspace id."""
+
+OWNER_KEY = "owner_id"
+"""Metadata key stamped with the chunk owner's user id."""
+
+Action = Literal["view", "edit"]
+"""The actions Sentinel's permission service knows."""
+
+_ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2, "owner": 3}
+
+
+def canonical_uuid(value: object, *, what: str) -> str:
+    """Return the canonical lower-case string form of a UUID given as ``str`` or ``UUID``.
+
+    Sentinel resource, user and workspace ids are UUIDs; comparing canonical forms means
+    ``"ABC..."`` and ``"abc..."`` can never name two different resources.
+    """
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    raise InvalidInputError(f"{what} must be a UUID (str or uuid.UUID), got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The answer of one ``accessible()`` call, normalised.
+
+    ``full`` is Sentinel's ``has_full_access`` (workspace admin or owner): every
+    resource of the workspace. Otherwise only ``resource_ids`` (canonical UUID strings).
+    """
+
+    action: Action
+    full: bool
+    resource_ids: frozenset[str]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing at all is reachable: the store need not be asked."""
+        return not self.full and not self.resource_ids
+
+    def allows(self, resource_id: object) -> bool:
+        """Whether a record whose resource key holds ``resource_id`` is reachable."""
+        return self.full or (isinstance(resource_id, str) and resource_id in self.resource_ids)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The fixed tenancy context of one scoped store.
+
+    Build it with :meth:`Scope.of`; adapters do this for you.
+    """
+
+    auth: AuthContext = field(repr=False)
+    resource_type: str
+    resource_key: str
+    workspace_id: str
+    user_id: str
+    role: str
+    timeout: float
+
+    @classmethod
+    def of(
+        cls,
+        auth: AuthContext | None,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        timeout: float = 5.0,
+    ) -> Scope:
+        """Capture the scope from an auth context, validating every part of it.
+
+        Raises :class:`MissingAuthError` for ``None`` and :class:`InvalidInputError`
+        for an empty resource type, a resource key that collides with a tenancy key,
+        or a non-positive timeout.
+        """
+        if auth is None:
+            raise MissingAuthError(
+                "a scoped store needs the request's auth context (sentinel_auth.RequestAuth); "
+                "got None. There is no unscoped mode."
+            )
+        if not isinstance(auth, AuthContext):
+            raise MissingAuthError(
+                f"auth must provide user_id, workspace_id, workspace_role, groups and "
+                f"accessible() like sentinel_auth.RequestAuth; got {type(auth).__name__}"
+            )
+        if not isinstance(resource_type, str) or not resource_type:
+            raise InvalidInputError("resource_type must be a non-empty string, e.g. 'document'")
+        if not isinstance(resource_key, str) or not resource_key or resource_key.startswith("$"):
+            raise InvalidInputError("resource_key must be a non-empty metadata key")
+        if resource_key in (WORKSPACE_KEY, OWNER_KEY):
+            raise InvalidInputError(
+                f"resource_key may not be {resource_key!r}: that key is stamped from the scope"
+            )
+        if not timeout > 0:
+            raise InvalidInputError("timeout must be a positive number of seconds")
+        return cls(
+            auth=auth,
+            resource_type=resource_type,
+            resource_key=resource_key,
+            workspace_id=canonical_uuid(auth.workspace_id, what="auth.workspace_id"),
+            user_id=canonical_uuid(auth.user_id, what="auth.user_id"),
+            role=str(auth.workspace_role),
+            timeout=timeout,
+        )
+
+    @property
+    def reserved_keys(self) -> frozenset[str]:
+        """The metadata keys the tenancy layer owns."""
+        return frozenset({WORKSPACE_KEY, OWNER_KEY, self.resource_key})
+
+    def has_role(self, minimum: str) -> bool:
+        """Whether the caller's workspace role is at least ``minimum`` (no network call)."""
+        return _ROLE_RANK.get(self.role, -1) >= _ROLE_RANK.get(minimum, 99)
+
+    async def access(self, action: Action) -> Access:
+        """Ask the permission service what the caller may ``action``; fail closed.
+
+        Any exception from ``accessible()``, a timeout after ``self.timeout`` seconds,
+        or an answer that is not ``(list of UUIDs, bool)`` raises
+        :class:`PermissionServiceError`; nothing is ever read or written unfiltered.
+        """
+        try:
+            answer = await asyncio.wait_for(
+                self.auth.accessible(self.resource_type, action), timeout=self.timeout
+            )
+        except TimeoutError as exc:
+            raise PermissionServiceError(
+                f"the permission service did not answer accessible({self.resource_type!r}, "
+                f"{action!r}) within {self.timeout}s; the request was refused (fail closed)"
+            ) from exc
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            raise PermissionServiceError(
+                f"the permission service failed on accessible({self.resource_type!r}, "
+                f"{action!r}): {exc}; the request was refused (fail closed)",
+                status_code=status if isinstance(status, int) else None,
+            ) from exc
+        return _parse_answer(action, answer)
+
+
+def _parse_answer(action: Action, answer: object) -> Access:
+    malformed = PermissionServiceError(
+        f"the permission service answered accessible(..., {action!r}) with something that is "
+        f"not (list of resource ids, has_full_access); refused (fail closed)"
+    )
+    if not isinstance(answer, tuple | list) or len(answer) != 2:
+        raise malformed
+    ids, full = answer
+    if not isinstance(full, bool) or not isinstance(ids, list | tuple | set | frozenset):
+        raise malformed
+    try:
+        canonical = frozenset(canonical_uuid(rid, what="resource id") for rid in ids)
+    except InvalidInputError as exc:
+        raise malformed from exc
+    return Access(action=action, full=full, resource_ids=canonical)
