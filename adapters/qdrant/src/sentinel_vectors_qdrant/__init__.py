@@ -1,0 +1,1 @@
+"""Scoped Qdrant client for sentinel-vectors."""
