@@ -1,0 +1,206 @@
+"""The tenancy policy's pure decisions, independent of any backend.
+
+The same rules are proven against real stores in the adapter suites; here each rule is
+pinned down on its own so a regression names the rule it broke.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+from sentinel_vectors import filters as F
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    MissingAuthError,
+    PermissionServiceError,
+    ReservedKeyError,
+)
+from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
+from sentinel_vectors.scope import Access, Scope
+
+WS = str(uuid.uuid4())
+USER = str(uuid.uuid4())
+R1, R2 = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+@dataclass
+class StaticAuth:
+    """An AuthContext whose accessible() answer is fixed (unit tests of the policy only)."""
+
+    workspace_role: str = "editor"
+    answer: object = field(default_factory=lambda: ([], False))
+    user_id: uuid.UUID = uuid.UUID(USER)
+    workspace_id: uuid.UUID = uuid.UUID(WS)
+    groups: list[uuid.UUID] = field(default_factory=list)
+    delay: float = 0.0
+
+    async def accessible(
+        self, resource_type: str, action: str, limit: int | None = None
+    ) -> tuple[list[uuid.UUID], bool]:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer  # type: ignore[return-value]
+
+
+def policy(role: str = "editor", **kw: object) -> TenancyPolicy:
+    return TenancyPolicy(Scope.of(StaticAuth(workspace_role=role, **kw), resource_type="document"))  # type: ignore[arg-type]
+
+
+def access(*ids: str, full: bool = False) -> Access:
+    return Access("view", full, frozenset(ids))
+
+
+def test_scope_refuses_none_auth() -> None:
+    with pytest.raises(MissingAuthError):
+        Scope.of(None, resource_type="document")
+
+
+def test_scope_refuses_object_that_is_not_an_auth_context() -> None:
+    with pytest.raises(MissingAuthError):
+        Scope.of(object(), resource_type="document")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["workspace_id", "owner_id", "", "$in"])
+def test_scope_refuses_resource_key_that_clashes(key: str) -> None:
+    with pytest.raises(InvalidInputError):
+        Scope.of(StaticAuth(), resource_type="document", resource_key=key)
+
+
+@pytest.mark.invariant(1)
+def test_invariant_1_read_filter_is_workspace_and_resource_ids() -> None:
+    f = policy().read_filter(access(R2, R1), F.eq("topic", "a"))
+    assert f == F.And(
+        (F.eq("workspace_id", WS), F.in_("resource_id", sorted([R1, R2])), F.eq("topic", "a"))
+    )
+
+
+@pytest.mark.invariant(1)
+def test_invariant_1_full_access_still_pins_the_workspace() -> None:
+    assert policy().read_filter(access(full=True)) == F.eq("workspace_id", WS)
+
+
+@pytest.mark.invariant(6)
+def test_invariant_6_empty_access_means_no_query() -> None:
+    assert policy().read_filter(access()) is None
+
+
+@pytest.mark.parametrize("key", ["workspace_id", "owner_id", "resource_id"])
+def test_caller_filter_on_reserved_key_is_refused(key: str) -> None:
+    with pytest.raises(ReservedKeyError):
+        policy().read_filter(access(full=True), F.or_(F.eq("topic", "a"), F.eq(key, WS)))
+
+
+@pytest.mark.invariant(7)
+def test_invariant_7_recheck_drops_and_counts() -> None:
+    p = policy()
+    a = access(R1)
+    assert p.recheck({"workspace_id": WS, "resource_id": R1}, a, "x")
+    assert not p.recheck({"workspace_id": str(uuid.uuid4()), "resource_id": R1}, a, "y")
+    assert not p.recheck({"workspace_id": WS, "resource_id": R2}, a, "z")
+    assert not p.recheck(None, access(full=True), "w")
+    assert p.violations == 3
+
+
+@pytest.mark.invariant(2)
+def test_invariant_2_stamp_sets_tenancy_keys() -> None:
+    out = policy().stamp([{"resource_id": R1.upper(), "topic": "a"}], access())
+    assert out == [{"resource_id": R1, "topic": "a", "owner_id": USER, "workspace_id": WS}]
+
+
+@pytest.mark.invariant(2)
+def test_invariant_2_forged_workspace_is_refused() -> None:
+    with pytest.raises(ReservedKeyError):
+        policy().stamp([{"resource_id": R1, "workspace_id": str(uuid.uuid4())}], access())
+
+
+def test_stamp_requires_a_uuid_resource() -> None:
+    with pytest.raises(ReservedKeyError):
+        policy().stamp([{"topic": "a"}], access())
+    with pytest.raises(InvalidInputError):
+        policy().stamp([{"resource_id": "not-a-uuid"}], access())
+
+
+def test_foreign_owner_needs_full_access() -> None:
+    other = str(uuid.uuid4())
+    with pytest.raises(AccessDeniedError):
+        policy().stamp([{"resource_id": R1, "owner_id": other}], access())
+    out = policy("admin").stamp([{"resource_id": R1, "owner_id": other}], access(full=True))
+    assert out[0]["owner_id"] == other
+
+
+def test_replacing_keeps_the_stored_owner() -> None:
+    other = str(uuid.uuid4())
+    prior = ExistingRecord(WS, R1, other)
+    out = policy().stamp([{"resource_id": R1}], access(R1), {0: prior})
+    assert out[0]["owner_id"] == other
+
+
+@pytest.mark.invariant(4)
+def test_invariant_4_write_rule() -> None:
+    p = policy("editor")
+    edit = Access("edit", False, frozenset({R1}))
+    # editable resource: fine; new resource (no chunks yet): editors may create
+    p.authorize_write(edit, resources=[R1, R2], existing=[], populated=set())
+    # existing resource the caller cannot edit
+    with pytest.raises(AccessDeniedError):
+        p.authorize_write(edit, resources=[R2], existing=[], populated={R2})
+    # replacing a stored record of a resource the caller cannot edit
+    with pytest.raises(AccessDeniedError):
+        p.authorize_write(
+            edit, resources=[R1], existing=[ExistingRecord(WS, R2, USER)], populated=set()
+        )
+    # viewers create nothing
+    with pytest.raises(AccessDeniedError):
+        policy("viewer").authorize_write(edit, resources=[R2], existing=[], populated=set())
+
+
+def test_partial_update_cannot_move_a_record() -> None:
+    prior = {0: ExistingRecord(WS, R1, USER)}
+    p = policy()
+    assert p.check_partial_update([{"topic": "b", "resource_id": R1}], prior) == [
+        {"topic": "b", "resource_id": R1}
+    ]
+    with pytest.raises(ReservedKeyError):
+        p.check_partial_update([{"resource_id": R2}], prior)
+    with pytest.raises(ReservedKeyError):
+        p.check_partial_update([{"workspace_id": str(uuid.uuid4())}], prior)
+
+
+@pytest.mark.invariant(3)
+def test_invariant_3_physical_ids_are_namespaced() -> None:
+    p = policy()
+    pid = p.physical_id("doc:1")
+    assert pid == f"{WS}:doc:1"
+    assert p.logical_id(pid) == "doc:1"
+    with pytest.raises(AccessDeniedError):
+        p.logical_id(f"{uuid.uuid4()}:doc:1")
+
+
+@pytest.mark.invariant(6)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        RuntimeError("boom"),
+        (["not-a-uuid"], False),
+        ([], "yes"),
+        None,
+        ([uuid.uuid4()],),
+    ],
+)
+async def test_invariant_6_bad_answers_fail_closed(answer: object) -> None:
+    scope = Scope.of(StaticAuth(answer=answer), resource_type="document")
+    with pytest.raises(PermissionServiceError):
+        await scope.access("view")
+
+
+@pytest.mark.invariant(6)
+async def test_invariant_6_timeout_fails_closed() -> None:
+    scope = Scope.of(StaticAuth(delay=1.0), resource_type="document", timeout=0.05)
+    with pytest.raises(PermissionServiceError, match="did not answer"):
+        await scope.access("view")
