@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sentinel_vectors import filters as F
 from sentinel_vectors.errors import FilterError
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler

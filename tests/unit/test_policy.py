@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+
 from sentinel_vectors import filters as F
 from sentinel_vectors.errors import (
     AccessDeniedError,
@@ -33,8 +34,8 @@ class StaticAuth:
 
     workspace_role: str = "editor"
     answer: object = field(default_factory=lambda: ([], False))
-    user_id: uuid.UUID = uuid.UUID(USER)
-    workspace_id: uuid.UUID = uuid.UUID(WS)
+    user_id: uuid.UUID = field(default_factory=lambda: uuid.UUID(USER))
+    workspace_id: uuid.UUID = field(default_factory=lambda: uuid.UUID(WS))
     groups: list[uuid.UUID] = field(default_factory=list)
     delay: float = 0.0
 
@@ -49,7 +50,8 @@ class StaticAuth:
 
 
 def policy(role: str = "editor", **kw: object) -> TenancyPolicy:
-    return TenancyPolicy(Scope.of(StaticAuth(workspace_role=role, **kw), resource_type="document"))  # type: ignore[arg-type]
+    auth = StaticAuth(workspace_role=role, **kw)  # type: ignore[arg-type]
+    return TenancyPolicy(Scope.of(auth, resource_type="document"))
 
 
 def access(*ids: str, full: bool = False) -> Access:
