@@ -1,0 +1,1 @@
+"""Real servers (PostgreSQL + pgvector, ...) started natively for integration tests."""
