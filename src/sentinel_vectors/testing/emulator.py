@@ -1,0 +1,838 @@
+"""An in-memory emulator of the Sentinel identity service's permission API.
+
+``PermissionServiceEmulator`` is an ASGI app: serve it with
+:class:`~sentinel_vectors.testing.server.EmulatorServer` and point a real
+``sentinel_auth.PermissionClient`` at it. It implements the endpoints the SDK's
+``PermissionClient`` calls, with the access rules of the real service:
+
+* **check** -- the owner may do anything; workspace ``admin``/``owner`` may do
+  anything; a ``workspace``-visible resource may be viewed by every member and
+  edited by ``editor``; a user or group share grants ``view``, and ``edit`` too
+  if the share's permission is ``edit``. A resource of another workspace is
+  never allowed.
+* **accessible** -- ``admin``/``owner`` get ``has_full_access`` (and no ids
+  unless a ``limit`` is given, then up to ``limit`` ids); everybody else gets
+  the ids :func:`check_permission` allows, limited to one service, resource
+  type and the token's workspace. Asking for another workspace is a 403.
+* **share** -- only the resource owner or a workspace ``admin``/``owner`` of the
+  resource's workspace may share. **Revoking a share and changing visibility
+  need only the service key** in the real service (no user check), and so here.
+
+The rules are plain functions (:func:`check_permission`,
+:func:`accessible_ids`) so they can be tested without HTTP. State is guarded by
+a lock: the app serves from a uvicorn thread while tests seed it directly.
+"""
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Self
+
+import jwt
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from sentinel_auth.types import AuthenticatedUser
+from starlette.types import Receive, Scope, Send
+
+from sentinel_vectors.testing.keys import ACCESS_AUDIENCE, SigningKeys
+
+__all__ = [
+    "AUTHZ_AUDIENCE",
+    "AclRecord",
+    "PermissionServiceEmulator",
+    "Principal",
+    "Share",
+    "accessible_ids",
+    "check_permission",
+]
+
+AUTHZ_AUDIENCE: Final = "sentinel:authz"
+"""The ``aud`` claim of a Sentinel authz-mode token (accepted with a matching ``svc``)."""
+
+PRIVILEGED_ROLES: Final = frozenset({"admin", "owner"})
+_ACTIONS: Final = frozenset({"view", "edit"})
+_VISIBILITIES: Final = frozenset({"private", "workspace"})
+_GRANTEE_TYPES: Final = frozenset({"user", "group"})
+_NAME_PATTERN: Final = r"^[a-z][a-z0-9_.-]*$"
+_NAME_RE: Final = re.compile(_NAME_PATTERN)
+_MAX_TOKEN_CHARS: Final = 8192
+
+_Name = Annotated[str, Field(max_length=255, pattern=_NAME_PATTERN)]
+_Action = Annotated[str, Field(pattern=r"^(view|edit)$")]
+_Visibility = Annotated[str, Field(pattern=r"^(private|workspace)$")]
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Share:
+    """One grant on a resource: a ``"user"``/``"group"`` grantee and ``"view"``/``"edit"``."""
+
+    id: uuid.UUID
+    grantee_type: str
+    grantee_id: uuid.UUID
+    permission: str
+    granted_by: uuid.UUID
+    granted_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The share as the service serialises it."""
+        return {
+            "id": str(self.id),
+            "grantee_type": self.grantee_type,
+            "grantee_id": str(self.grantee_id),
+            "permission": self.permission,
+            "granted_by": str(self.granted_by),
+            "granted_at": self.granted_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class AclRecord:
+    """A registered resource's ACL: owner, workspace, visibility and shares (immutable snapshot)."""
+
+    id: uuid.UUID
+    service_name: str
+    resource_type: str
+    resource_id: uuid.UUID
+    workspace_id: uuid.UUID
+    owner_id: uuid.UUID
+    visibility: str
+    created_at: datetime
+    shares: tuple[Share, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as ``GET /permissions/resource/...`` returns it."""
+        return {
+            "id": str(self.id),
+            "service_name": self.service_name,
+            "resource_type": self.resource_type,
+            "resource_id": str(self.resource_id),
+            "workspace_id": str(self.workspace_id),
+            "owner_id": str(self.owner_id),
+            "visibility": self.visibility,
+            "created_at": self.created_at.isoformat(),
+            "shares": [s.to_json() for s in self.shares],
+        }
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Whom the rules are evaluated for: the token's ``sub``, ``wid``, ``wrole`` and ``groups``."""
+
+    user_id: uuid.UUID
+    workspace_id: uuid.UUID
+    workspace_role: str
+    groups: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_user(cls, user: AuthenticatedUser) -> Self:
+        """Build the principal of an SDK ``AuthenticatedUser``."""
+        return cls(
+            user_id=user.user_id,
+            workspace_id=user.workspace_id,
+            workspace_role=user.workspace_role,
+            groups=frozenset(user.groups),
+        )
+
+    @property
+    def is_privileged(self) -> bool:
+        """Whether the workspace role is ``admin`` or ``owner`` (full access in the workspace)."""
+        return self.workspace_role in PRIVILEGED_ROLES
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _share_grants(share: Share, action: str) -> bool:
+    return action == "view" or (action == "edit" and share.permission == "edit")
+
+
+def check_permission(record: AclRecord | None, principal: Principal, action: str) -> bool:
+    """Whether ``principal`` may perform ``action`` on the resource of ``record``.
+
+    Mirrors the real service: unknown resource or other workspace -> deny; owner
+    -> allow; workspace admin/owner -> allow; ``workspace`` visibility -> view for
+    every member, edit for ``editor``; then a user share, then any group share of
+    the principal (a ``view`` share grants view, an ``edit`` share view and edit).
+    """
+    if record is None or record.workspace_id != principal.workspace_id:
+        return False
+    if record.owner_id == principal.user_id or principal.is_privileged:
+        return True
+    if record.visibility == "workspace" and (
+        action == "view" or (action == "edit" and principal.workspace_role == "editor")
+    ):
+        return True
+    for share in record.shares:
+        if share.grantee_type == "user" and share.grantee_id == principal.user_id:
+            if _share_grants(share, action):
+                return True
+        elif (
+            share.grantee_type == "group"
+            and share.grantee_id in principal.groups
+            and _share_grants(share, action)
+        ):
+            return True
+    return False
+
+
+def accessible_ids(
+    records: Iterable[AclRecord],
+    principal: Principal,
+    *,
+    service_name: str,
+    resource_type: str,
+    action: str,
+    limit: int | None = None,
+) -> tuple[list[uuid.UUID], bool]:
+    """The ``(resource_ids, has_full_access)`` answer of ``POST /permissions/accessible``.
+
+    Only records of ``service_name``/``resource_type`` in the principal's
+    workspace count. A workspace admin/owner gets ``([], True)`` without a
+    limit, and up to ``limit`` ids of the workspace with one. Anyone else gets
+    the ids :func:`check_permission` allows (at most ``limit``), and ``False``.
+    """
+    privileged = principal.is_privileged
+    if privileged and limit is None:
+        return [], True
+    ids: list[uuid.UUID] = []
+    for record in records:
+        if limit is not None and len(ids) >= limit:
+            break
+        if (
+            record.service_name != service_name
+            or record.resource_type != resource_type
+            or record.workspace_id != principal.workspace_id
+        ):
+            continue
+        if privileged or check_permission(record, principal, action):
+            ids.append(record.resource_id)
+    return ids, privileged
+
+
+# --------------------------------------------------------------------------- HTTP bodies
+
+
+class _CheckItem(BaseModel):
+    service_name: _Name
+    resource_type: _Name
+    resource_id: uuid.UUID
+    action: _Action
+
+
+class _CheckRequest(BaseModel):
+    checks: list[_CheckItem] = Field(max_length=100)
+
+
+class _AccessibleRequest(BaseModel):
+    service_name: _Name
+    resource_type: _Name
+    action: _Action
+    workspace_id: uuid.UUID
+    limit: int | None = Field(default=None, ge=1, le=10000)
+
+
+class _RegisterRequest(BaseModel):
+    service_name: _Name
+    resource_type: _Name
+    resource_id: uuid.UUID
+    workspace_id: uuid.UUID
+    owner_id: uuid.UUID
+    visibility: _Visibility = "workspace"
+
+
+class _ShareRequest(BaseModel):
+    grantee_type: Annotated[str, Field(pattern=r"^(user|group)$")]
+    grantee_id: uuid.UUID
+    permission: _Action
+
+
+class _VisibilityRequest(BaseModel):
+    visibility: _Visibility
+
+
+# --------------------------------------------------------------------------- emulator
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_name(kind: str, value: str) -> None:
+    if len(value) > 255 or not _NAME_RE.match(value):
+        raise ValueError(f"{kind} {value!r} does not match {_NAME_PATTERN}")
+
+
+class PermissionServiceEmulator:
+    """In-memory Sentinel permission service; an ASGI app that a real ``PermissionClient`` can call.
+
+    Args:
+        keys: The key pair whose ``public_pem`` verifies user tokens (mint them
+            with :func:`~sentinel_vectors.testing.keys.mint_token`).
+        service_name: The service the default ``service_key`` is scoped to, and
+            the default ``service_name`` of the seeding methods.
+        service_key: The ``X-Service-Key`` value accepted for ``service_name``.
+
+    Fault injection (plain attributes, reset by :meth:`reset`):
+        fail_with_status: when set, every ``/permissions`` request is answered
+            with this status (JSON ``{"detail": ...}``) before any other check.
+        fail_times: when set together with ``fail_with_status``, only the next
+            ``fail_times`` requests fail; then both are cleared.
+        delay_seconds: sleep this long before answering any ``/permissions``
+            request (provokes client timeouts).
+
+    ``calls`` records ``(method, path)`` of every ``/permissions`` request received.
+    """
+
+    def __init__(
+        self,
+        keys: SigningKeys,
+        *,
+        service_name: str = "test-service",
+        service_key: str = "test-service-key",
+    ) -> None:
+        _check_name("service_name", service_name)
+        self.keys: Final = keys
+        self.service_name: Final = service_name
+        self.service_key: Final = service_key
+        self._lock = threading.RLock()
+        self._service_keys: dict[str, str] = {service_key: service_name}
+        self._records: dict[tuple[str, str, uuid.UUID], AclRecord] = {}
+        self._by_id: dict[uuid.UUID, tuple[str, str, uuid.UUID]] = {}
+        self._profiles: dict[uuid.UUID, tuple[str, str]] = {}
+        self.fail_with_status: int | None = None
+        self.fail_times: int | None = None
+        self.delay_seconds: float = 0.0
+        self.calls: list[tuple[str, str]] = []
+        self._app = self._build_app()
+
+    # ---------------------------------------------------------------- ASGI
+
+    @property
+    def app(self) -> FastAPI:
+        """The FastAPI app without fault injection (``self`` is the app with it)."""
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point: records the call, applies delay/fault injection, then routes."""
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/permissions"):
+                with self._lock:
+                    self.calls.append((scope["method"], path))
+                delay = self.delay_seconds
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                status = self._take_fault()
+                if status is not None:
+                    response: Response
+                    if status in (204, 304) or status < 200:
+                        response = Response(status_code=status)
+                    else:
+                        response = JSONResponse(
+                            {"detail": f"injected fault: HTTP {status}"}, status_code=status
+                        )
+                    await response(scope, receive, send)
+                    return
+        await self._app(scope, receive, send)
+
+    def _take_fault(self) -> int | None:
+        with self._lock:
+            status = self.fail_with_status
+            if status is None:
+                return None
+            if self.fail_times is not None:
+                if self.fail_times <= 0:
+                    self.fail_with_status = self.fail_times = None
+                    return None
+                self.fail_times -= 1
+                if self.fail_times == 0:
+                    self.fail_with_status = self.fail_times = None
+            return status
+
+    # ---------------------------------------------------------------- configuration
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer the next ``times`` ``/permissions`` requests with ``status``."""
+        with self._lock:
+            self.fail_with_status = status
+            self.fail_times = times
+
+    def add_service(self, service_name: str, service_key: str) -> None:
+        """Accept ``service_key`` as scoped to ``service_name`` (kept across :meth:`reset`)."""
+        _check_name("service_name", service_name)
+        with self._lock:
+            self._service_keys[service_key] = service_name
+
+    def add_profile(self, user_id: uuid.UUID, *, name: str, email: str) -> None:
+        """Make ``user_id``'s name and email known to the ``/enriched`` ACL endpoint.
+
+        Profiles are also learned from every valid user token the emulator sees.
+        """
+        with self._lock:
+            self._profiles[user_id] = (name, email)
+
+    def reset(self) -> None:
+        """Forget all resources, shares, profiles and calls; clear fault injection.
+
+        Service keys and signing keys stay as configured.
+        """
+        with self._lock:
+            self._records.clear()
+            self._by_id.clear()
+            self._profiles.clear()
+            self.calls.clear()
+            self.fail_with_status = None
+            self.fail_times = None
+            self.delay_seconds = 0.0
+
+    # ---------------------------------------------------------------- state API
+
+    def _key(
+        self, service_name: str | None, resource_type: str, resource_id: uuid.UUID
+    ) -> tuple[str, str, uuid.UUID]:
+        return (service_name or self.service_name, resource_type, resource_id)
+
+    def register(
+        self,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        workspace_id: uuid.UUID,
+        owner_id: uuid.UUID,
+        visibility: str = "workspace",
+        service_name: str | None = None,
+    ) -> AclRecord:
+        """Register a resource; returns the existing record unchanged if already registered.
+
+        Same effect as ``POST /permissions/register`` (an idempotent upsert that
+        never overwrites owner, workspace or visibility).
+        """
+        key = self._key(service_name, resource_type, resource_id)
+        _check_name("service_name", key[0])
+        _check_name("resource_type", resource_type)
+        if visibility not in _VISIBILITIES:
+            raise ValueError(f"visibility must be one of {sorted(_VISIBILITIES)}")
+        with self._lock:
+            existing = self._records.get(key)
+            if existing is not None:
+                return existing
+            record = AclRecord(
+                id=uuid.uuid4(),
+                service_name=key[0],
+                resource_type=resource_type,
+                resource_id=resource_id,
+                workspace_id=workspace_id,
+                owner_id=owner_id,
+                visibility=visibility,
+                created_at=_now(),
+            )
+            self._records[key] = record
+            self._by_id[record.id] = key
+            return record
+
+    def get(
+        self, resource_type: str, resource_id: uuid.UUID, service_name: str | None = None
+    ) -> AclRecord | None:
+        """The current record of a resource, or ``None`` if it is not registered."""
+        with self._lock:
+            return self._records.get(self._key(service_name, resource_type, resource_id))
+
+    def get_by_id(self, permission_id: uuid.UUID) -> AclRecord | None:
+        """The current record whose ``id`` (the permission id) is ``permission_id``, or ``None``."""
+        with self._lock:
+            key = self._by_id.get(permission_id)
+            return None if key is None else self._records[key]
+
+    def records(self) -> list[AclRecord]:
+        """All current records, in registration order."""
+        with self._lock:
+            return list(self._records.values())
+
+    def _require(self, key: tuple[str, str, uuid.UUID]) -> AclRecord:
+        record = self._records.get(key)
+        if record is None:
+            raise KeyError(f"resource not registered: {key}")
+        return record
+
+    def share(
+        self,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        grantee_type: str,
+        grantee_id: uuid.UUID,
+        permission: str = "view",
+        *,
+        service_name: str | None = None,
+        granted_by: uuid.UUID | None = None,
+    ) -> Share:
+        """Grant ``permission`` to a user or group; re-sharing a grantee replaces its permission.
+
+        ``granted_by`` defaults to the owner. Raises ``KeyError`` for an
+        unregistered resource and ``ValueError`` for a bad grantee type or
+        permission. No authorisation check: this is the seeding API.
+        """
+        if grantee_type not in _GRANTEE_TYPES:
+            raise ValueError(f"grantee_type must be one of {sorted(_GRANTEE_TYPES)}")
+        if permission not in _ACTIONS:
+            raise ValueError(f"permission must be one of {sorted(_ACTIONS)}")
+        key = self._key(service_name, resource_type, resource_id)
+        with self._lock:
+            return self._share(self._require(key), grantee_type, grantee_id, permission, granted_by)
+
+    def _share(
+        self,
+        record: AclRecord,
+        grantee_type: str,
+        grantee_id: uuid.UUID,
+        permission: str,
+        granted_by: uuid.UUID | None,
+    ) -> Share:
+        others = tuple(
+            s
+            for s in record.shares
+            if not (s.grantee_type == grantee_type and s.grantee_id == grantee_id)
+        )
+        previous = next((s for s in record.shares if s not in others), None)
+        share = Share(
+            id=previous.id if previous is not None else uuid.uuid4(),
+            grantee_type=grantee_type,
+            grantee_id=grantee_id,
+            permission=permission,
+            granted_by=granted_by if granted_by is not None else record.owner_id,
+            granted_at=_now(),
+        )
+        self._store(replace(record, shares=(*others, share)))
+        return share
+
+    def _store(self, record: AclRecord) -> None:
+        self._records[(record.service_name, record.resource_type, record.resource_id)] = record
+
+    def unshare(
+        self,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        grantee_type: str,
+        grantee_id: uuid.UUID,
+        *,
+        service_name: str | None = None,
+    ) -> bool:
+        """Remove the share of a grantee (whatever its permission); ``False`` if there was none.
+
+        Raises ``KeyError`` for an unregistered resource.
+        """
+        key = self._key(service_name, resource_type, resource_id)
+        with self._lock:
+            return self._unshare(self._require(key), grantee_type, grantee_id)
+
+    def _unshare(self, record: AclRecord, grantee_type: str, grantee_id: uuid.UUID) -> bool:
+        kept = tuple(
+            s
+            for s in record.shares
+            if not (s.grantee_type == grantee_type and s.grantee_id == grantee_id)
+        )
+        if len(kept) == len(record.shares):
+            return False
+        self._store(replace(record, shares=kept))
+        return True
+
+    def set_visibility(
+        self,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        visibility: str,
+        *,
+        service_name: str | None = None,
+    ) -> AclRecord:
+        """Set a resource's visibility (``"private"``/``"workspace"``); returns the new record."""
+        if visibility not in _VISIBILITIES:
+            raise ValueError(f"visibility must be one of {sorted(_VISIBILITIES)}")
+        key = self._key(service_name, resource_type, resource_id)
+        with self._lock:
+            record = replace(self._require(key), visibility=visibility)
+            self._store(record)
+            return record
+
+    def deregister(
+        self, resource_type: str, resource_id: uuid.UUID, *, service_name: str | None = None
+    ) -> bool:
+        """Delete a resource and its shares; ``False`` if it was not registered."""
+        key = self._key(service_name, resource_type, resource_id)
+        with self._lock:
+            record = self._records.pop(key, None)
+            if record is None:
+                return False
+            del self._by_id[record.id]
+            return True
+
+    def check(
+        self,
+        principal: Principal,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        action: str,
+        *,
+        service_name: str | None = None,
+    ) -> bool:
+        """:func:`check_permission` against the current state."""
+        return check_permission(
+            self.get(resource_type, resource_id, service_name), principal, action
+        )
+
+    def accessible(
+        self,
+        principal: Principal,
+        resource_type: str,
+        action: str,
+        *,
+        limit: int | None = None,
+        service_name: str | None = None,
+    ) -> tuple[list[uuid.UUID], bool]:
+        """:func:`accessible_ids` against the current state."""
+        return accessible_ids(
+            self.records(),
+            principal,
+            service_name=service_name or self.service_name,
+            resource_type=resource_type,
+            action=action,
+            limit=limit,
+        )
+
+    def enriched(self, record: AclRecord) -> dict[str, Any]:
+        """``record`` as ``/enriched`` returns it: names and emails filled in where known."""
+        with self._lock:
+            profiles = dict(self._profiles)
+
+        def name_of(user_id: uuid.UUID) -> str | None:
+            profile = profiles.get(user_id)
+            return profile[0] if profile else None
+
+        def email_of(user_id: uuid.UUID) -> str | None:
+            profile = profiles.get(user_id)
+            return profile[1] if profile else None
+
+        data = record.to_json()
+        data["owner_name"] = name_of(record.owner_id)
+        data["owner_email"] = email_of(record.owner_id)
+        shares: list[dict[str, Any]] = []
+        for share in record.shares:
+            item = share.to_json()
+            is_user = share.grantee_type == "user"
+            item["grantee_name"] = name_of(share.grantee_id) if is_user else None
+            item["grantee_email"] = email_of(share.grantee_id) if is_user else None
+            item["granted_by_name"] = name_of(share.granted_by)
+            shares.append(item)
+        data["shares"] = shares
+        return data
+
+    # ---------------------------------------------------------------- HTTP
+
+    def _verify_token(self, request: Request, service: str) -> Principal:
+        auth = request.headers.get("Authorization")
+        if not auth or not auth.startswith("Bearer "):
+            raise HTTPException(status_code=401, detail="Missing Bearer token")
+        token = auth.removeprefix("Bearer ")
+        if len(token) > _MAX_TOKEN_CHARS:
+            raise HTTPException(status_code=401, detail="Token too large")
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                self.keys.public_pem,
+                algorithms=["RS256"],
+                audience=[ACCESS_AUDIENCE, AUTHZ_AUDIENCE],
+            )
+        except jwt.InvalidTokenError:
+            raise HTTPException(status_code=401, detail="Invalid or expired token") from None
+        token_type = payload.get("type")
+        if token_type not in ("access", "authz"):
+            raise HTTPException(status_code=401, detail="Invalid token type")
+        if not all(k in payload for k in ("sub", "wid", "wrole")):
+            raise HTTPException(status_code=401, detail="Token missing required claims")
+        if token_type == "authz" and payload.get("svc") != service:
+            raise HTTPException(
+                status_code=403, detail="Authz token was issued for a different service"
+            )
+        try:
+            principal = Principal(
+                user_id=uuid.UUID(str(payload["sub"])),
+                workspace_id=uuid.UUID(str(payload["wid"])),
+                workspace_role=str(payload["wrole"]),
+                groups=frozenset(uuid.UUID(str(g)) for g in payload.get("groups", [])),
+            )
+        except (TypeError, ValueError):
+            raise HTTPException(status_code=401, detail="Invalid token claims") from None
+        name, email = payload.get("name"), payload.get("email")
+        if isinstance(name, str) and isinstance(email, str):
+            self.add_profile(principal.user_id, name=name, email=email)
+        return principal
+
+    @staticmethod
+    def _verify_scope(service: str, service_name: str) -> None:
+        if service != service_name:
+            raise HTTPException(
+                status_code=403,
+                detail=f"Service key is not authorized for service '{service_name}'",
+            )
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Sentinel permission service emulator", openapi_url=None)
+
+        async def require_service(request: Request) -> str:
+            key = request.headers.get("X-Service-Key")
+            with self._lock:
+                service = self._service_keys.get(key) if key else None
+            if service is None:
+                raise HTTPException(status_code=401, detail="Invalid or missing service API key")
+            return service
+
+        async def require_user(
+            request: Request, service: Annotated[str, Depends(require_service)]
+        ) -> Principal:
+            return self._verify_token(request, service)
+
+        Service = Annotated[str, Depends(require_service)]
+        User = Annotated[Principal, Depends(require_user)]
+
+        @app.get("/.well-known/jwks.json")
+        async def jwks() -> dict[str, Any]:
+            return {"keys": [self.keys.jwk()]}
+
+        @app.post("/permissions/check")
+        async def check(body: _CheckRequest, service: Service, user: User) -> dict[str, Any]:
+            for item in body.checks:
+                self._verify_scope(service, item.service_name)
+            results = []
+            for item in body.checks:
+                allowed = self.check(
+                    user,
+                    item.resource_type,
+                    item.resource_id,
+                    item.action,
+                    service_name=item.service_name,
+                )
+                results.append(
+                    {
+                        "service_name": item.service_name,
+                        "resource_type": item.resource_type,
+                        "resource_id": str(item.resource_id),
+                        "action": item.action,
+                        "allowed": allowed,
+                    }
+                )
+            return {"results": results}
+
+        @app.post("/permissions/accessible")
+        async def accessible(
+            body: _AccessibleRequest, service: Service, user: User
+        ) -> dict[str, Any]:
+            self._verify_scope(service, body.service_name)
+            if body.workspace_id != user.workspace_id:
+                raise HTTPException(status_code=403, detail="Cross-workspace lookup not allowed")
+            ids, full = self.accessible(
+                user,
+                body.resource_type,
+                body.action,
+                limit=body.limit,
+                service_name=body.service_name,
+            )
+            return {"resource_ids": [str(i) for i in ids], "has_full_access": full}
+
+        @app.post("/permissions/register", status_code=201)
+        async def register(body: _RegisterRequest, service: Service) -> dict[str, Any]:
+            self._verify_scope(service, body.service_name)
+            record = self.register(
+                body.resource_type,
+                body.resource_id,
+                body.workspace_id,
+                body.owner_id,
+                body.visibility,
+                service_name=body.service_name,
+            )
+            return record.to_json()
+
+        def lookup(permission_id: uuid.UUID, service: str) -> AclRecord:
+            record = self.get_by_id(permission_id)
+            if record is None:
+                raise HTTPException(status_code=404, detail="Permission not found")
+            self._verify_scope(service, record.service_name)
+            return record
+
+        @app.post("/permissions/{permission_id}/share", status_code=201)
+        async def share(
+            permission_id: uuid.UUID, body: _ShareRequest, service: Service, user: User
+        ) -> dict[str, Any]:
+            with self._lock:
+                record = lookup(permission_id, service)
+                if record.workspace_id != user.workspace_id:
+                    raise HTTPException(
+                        status_code=403, detail="Cross-workspace sharing not allowed"
+                    )
+                if record.owner_id != user.user_id and not user.is_privileged:
+                    raise HTTPException(
+                        status_code=403,
+                        detail="Only the resource owner or workspace admin can share",
+                    )
+                self._share(
+                    record, body.grantee_type, body.grantee_id, body.permission, user.user_id
+                )
+            return {"status": "ok"}
+
+        @app.delete("/permissions/{permission_id}/share")
+        async def unshare(
+            permission_id: uuid.UUID, body: _ShareRequest, service: Service
+        ) -> dict[str, Any]:
+            with self._lock:
+                record = lookup(permission_id, service)
+                if not self._unshare(record, body.grantee_type, body.grantee_id):
+                    raise HTTPException(status_code=404, detail="Share not found")
+            return {"status": "ok"}
+
+        @app.patch("/permissions/{permission_id}/visibility")
+        async def visibility(
+            permission_id: uuid.UUID, body: _VisibilityRequest, service: Service
+        ) -> dict[str, Any]:
+            with self._lock:
+                record = replace(lookup(permission_id, service), visibility=body.visibility)
+                self._store(record)
+            return record.to_json()
+
+        def resource(
+            service: str, service_name: str, resource_type: str, resource_id: uuid.UUID
+        ) -> AclRecord:
+            self._verify_scope(service, service_name)
+            record = self.get(resource_type, resource_id, service_name)
+            if record is None:
+                raise HTTPException(status_code=404, detail="Resource not found")
+            return record
+
+        @app.get("/permissions/resource/{service_name}/{resource_type}/{resource_id}")
+        async def get_acl(
+            service_name: str, resource_type: str, resource_id: uuid.UUID, service: Service
+        ) -> dict[str, Any]:
+            return resource(service, service_name, resource_type, resource_id).to_json()
+
+        @app.get("/permissions/resource/{service_name}/{resource_type}/{resource_id}/enriched")
+        async def get_enriched_acl(
+            service_name: str, resource_type: str, resource_id: uuid.UUID, service: Service
+        ) -> dict[str, Any]:
+            return self.enriched(resource(service, service_name, resource_type, resource_id))
+
+        @app.delete(
+            "/permissions/resource/{service_name}/{resource_type}/{resource_id}",
+            status_code=204,
+        )
+        async def deregister(
+            service_name: str, resource_type: str, resource_id: uuid.UUID, service: Service
+        ) -> Response:
+            self._verify_scope(service, service_name)
+            if not self.deregister(resource_type, resource_id, service_name=service_name):
+                raise HTTPException(status_code=404, detail="Resource not found")
+            return Response(status_code=204)
+
+        return app
