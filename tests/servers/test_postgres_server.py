@@ -6,7 +6,7 @@ import asyncpg  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
-from servers.postgres import PostgresServer, postgres_server, start_postgres
+from tests.servers.postgres import PostgresServer, postgres_server, start_postgres
 
 # The vectors and the query are chosen so that the cosine order is unambiguous.
 ROWS = [
