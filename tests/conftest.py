@@ -1,0 +1,18 @@
+"""Session-wide fixtures: the permission-service emulator (our own pytest plugin) and servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers.chroma import ChromaServer, chroma_server
+
+pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def chroma_http() -> Iterator[ChromaServer]:
+    """A real ``chroma run`` server (or ``CHROMA_URL``) for the whole session."""
+    with chroma_server() as server:
+        yield server
