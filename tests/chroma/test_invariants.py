@@ -152,7 +152,8 @@ async def test_invariant_1_include_is_honoured(world: World, chroma_collection: 
     docs = store(chroma_collection, world.viewer)
     hits = await docs.query(query_embeddings=[NEAR], n_results=1, include=["distances"])
     assert hits["ids"] == [["public"]]
-    assert hits["metadatas"] is None and hits["documents"] is None
+    assert hits["metadatas"] is None
+    assert hits["documents"] is None
     assert hits["distances"][0][0] == pytest.approx(0.5, abs=1e-5)
     got = await docs.get(ids=["public"], include=["embeddings"])
     assert got["metadatas"] is None
