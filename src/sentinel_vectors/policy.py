@@ -73,11 +73,28 @@ class TenancyPolicy:
         """Refuse caller filters that name a tenancy key: the scope constrains those."""
         if caller is None:
             return
-        clash = filter_keys(caller) & self.scope.reserved_keys
+        self.check_filter_keys(filter_keys(caller))
+
+    def check_filter_keys(self, keys: Iterable[str]) -> None:
+        """Refuse a native filter (walked by the adapter) that names a tenancy key.
+
+        For backends whose filters are not expressed in the neutral algebra: the adapter
+        collects the top-level payload keys its native filter mentions.
+        """
+        clash = set(keys) & self.scope.reserved_keys
         if clash:
             raise ReservedKeyError(
                 f"filters may not name {sorted(clash)}: the scope already restricts them to "
                 f"what the caller may see. Remove that condition from the filter."
+            )
+
+    def check_removable_keys(self, keys: Iterable[str]) -> None:
+        """Refuse removing (or writing below) a tenancy key of stored records."""
+        clash = set(keys) & self.scope.reserved_keys
+        if clash:
+            raise ReservedKeyError(
+                f"{sorted(clash)} are tenancy keys stamped from the scope; they cannot be "
+                f"removed or modified in place. Nothing was written."
             )
 
     def read_filter(self, access: Access, caller: Filter | None = None) -> Filter | None:
