@@ -27,7 +27,10 @@ import numpy as np
 from hypothesis import strategies as st
 
 from sentinel_vectors import filters as F
+from sentinel_vectors.auth import request_auth
 from sentinel_vectors.filters import Filter
+from sentinel_vectors.testing.keys import make_user
+from sentinel_vectors.testing.server import RunningEmulator
 
 __all__ = [
     "Chunk",
@@ -41,6 +44,7 @@ __all__ = [
     "check_search",
     "expected_order",
     "may_view",
+    "run_world",
     "worlds",
 ]
 
@@ -226,8 +230,16 @@ def check_listing(world: World, user: User, returned: Sequence[str]) -> None:
 # -- generation ---------------------------------------------------------------------
 
 
-def _uuid(draw: st.DrawFn) -> str:
-    return str(uuid.UUID(int=draw(st.integers(min_value=1, max_value=2**128 - 1)), version=4))
+class _Ids:
+    """Unique UUIDs within one world (Sentinel ids are globally unique)."""
+
+    def __init__(self, salt: int) -> None:
+        self._salt = salt
+        self._next = 0
+
+    def __call__(self) -> str:
+        self._next += 1
+        return str(uuid.UUID(int=(self._salt << 64) | self._next, version=4))
 
 
 def _filters() -> st.SearchStrategy[Filter]:
@@ -263,9 +275,10 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
     Chunks of other workspaces and of private, unshared resources are placed nearest
     the query as decoys.
     """
+    new_id = _Ids(draw(st.integers(min_value=0, max_value=2**60)))
     n_ws = draw(st.integers(min_value=2, max_value=3))
-    workspaces = tuple(_uuid(draw) for _ in range(n_ws))
-    groups = {ws: tuple(_uuid(draw) for _ in range(2)) for ws in workspaces}
+    workspaces = tuple(new_id() for _ in range(n_ws))
+    groups = {ws: (new_id(), new_id()) for ws in workspaces}
     users: list[User] = []
     for ws in workspaces:
         roles = draw(
@@ -275,7 +288,7 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
         )
         for role in roles:
             member_of = draw(st.lists(st.sampled_from(groups[ws]), max_size=2, unique=True))
-            users.append(User(_uuid(draw), ws, role, tuple(member_of)))
+            users.append(User(new_id(), ws, role, tuple(member_of)))
     resources: list[Resource] = []
     for ws in workspaces:
         members = [u for u in users if u.workspace_id == ws]
@@ -302,7 +315,7 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
             )
             resources.append(
                 Resource(
-                    _uuid(draw),
+                    new_id(),
                     ws,
                     owner.user_id,
                     draw(st.sampled_from(["private", "workspace"])),
@@ -344,3 +357,66 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
         k=k,
         groups=groups,
     )
+
+
+# -- the runner ---------------------------------------------------------------------
+
+
+async def run_world(
+    world: World,
+    backend: LeakBackend,
+    running: RunningEmulator,
+    *,
+    resource_type: str = "document",
+    dim: int = 8,
+) -> None:
+    """Seed the emulator with ``world``, load it through ``backend`` and check every user.
+
+    Chunks are written by an admin of each workspace (who may set ``owner_id``), so the
+    writes also exercise stamping; reads use each user's own token and a real
+    ``PermissionClient`` against the emulator. The emulator is reset afterwards.
+    """
+    emulator = running.emulator
+    emulator.reset()
+    for res in world.resources:
+        rid = uuid.UUID(res.resource_id)
+        emulator.register(
+            resource_type,
+            rid,
+            uuid.UUID(res.workspace_id),
+            uuid.UUID(res.owner_id),
+            visibility=res.visibility,
+        )
+        for share in res.shares:
+            emulator.share(
+                resource_type,
+                rid,
+                share.grantee_type,
+                uuid.UUID(share.grantee_id),
+                share.permission,
+            )
+    client = running.permission_client()
+    handle = await backend.fresh(dim)
+    try:
+        for ws in world.workspaces:
+            admin, token = make_user(running.keys, workspace_id=uuid.UUID(ws), role="admin")
+            chunks = [c for c in world.chunks if c.resource.workspace_id == ws]
+            if chunks:
+                await backend.write(handle, request_auth(admin, token, client), chunks)
+        for user in world.users:
+            member, token = make_user(
+                running.keys,
+                workspace_id=uuid.UUID(user.workspace_id),
+                role=user.role,
+                groups=[uuid.UUID(g) for g in user.groups],
+                user_id=uuid.UUID(user.user_id),
+            )
+            auth = request_auth(member, token, client)
+            found = await backend.search(handle, auth, world.query, world.k, world.caller_filter)
+            check_search(world, user, found, metric=backend.metric, exact=backend.exact)
+            listed = await backend.listing(handle, auth, world.caller_filter)
+            check_listing(world, user, listed)
+    finally:
+        await backend.drop(handle)
+        await client.close()
+        emulator.reset()

@@ -1,0 +1,70 @@
+"""The Chroma backends of the leak harness: a real ``chroma run`` server and a local client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import chromadb
+import pytest
+
+from sentinel_vectors.filters import Filter
+from sentinel_vectors.testing.leak import Chunk, Metric
+from sentinel_vectors_chroma import ScopedCollection
+from tests.servers.chroma import ChromaServer
+
+
+class ChromaLeakBackend:
+    """Writes and reads through ``ScopedCollection`` over a sync Chroma client."""
+
+    exact = True  # under HNSW's brute-force threshold, as every harness example is
+    metric: Metric = "l2"
+
+    def __init__(self, name: str, client: Any) -> None:
+        self.name = name
+        self.client = client
+
+    async def fresh(self, dim: int) -> object:
+        return self.client.create_collection(
+            f"leak-{uuid.uuid4().hex[:12]}", embedding_function=None
+        )
+
+    def _store(self, handle: object, auth: object) -> ScopedCollection:
+        return ScopedCollection(handle, auth, resource_type="document")  # type: ignore[arg-type]
+
+    async def write(self, handle: object, auth: object, chunks: Sequence[Chunk]) -> None:
+        await self._store(handle, auth).add(
+            ids=[c.chunk_id for c in chunks],
+            embeddings=[list(c.vector) for c in chunks],
+            metadatas=[{**c.metadata, "owner_id": c.resource.owner_id} for c in chunks],
+        )
+
+    async def search(
+        self, handle: object, auth: object, query: Sequence[float], k: int, flt: Filter | None
+    ) -> list[str]:
+        hits = await self._store(handle, auth).query(
+            query_embeddings=[list(query)], n_results=k, where=flt, include=["distances"]
+        )
+        return list(hits["ids"][0])
+
+    async def listing(self, handle: object, auth: object, flt: Filter | None) -> list[str]:
+        return list((await self._store(handle, auth).get(where=flt, include=[]))["ids"])
+
+    async def drop(self, handle: object) -> None:
+        self.client.delete_collection(handle.name)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def leak_chroma_http(chroma_http: ChromaServer) -> ChromaLeakBackend:
+    """Chroma over HTTP against the session's real server."""
+    return ChromaLeakBackend(
+        "chroma-http", chromadb.HttpClient(host=chroma_http.host, port=chroma_http.port)
+    )
+
+
+@pytest.fixture
+def leak_chroma_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaLeakBackend]:
+    """Chroma's in-process PersistentClient."""
+    path = tmp_path_factory.mktemp("leak-chroma")
+    yield ChromaLeakBackend("chroma-local", chromadb.PersistentClient(path=str(path)))

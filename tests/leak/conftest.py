@@ -1,0 +1,23 @@
+"""The leak harness's backends. A backend joins by adding one fixture name below.
+
+The fixture returns an object implementing ``sentinel_vectors.testing.leak.LeakBackend``;
+define it in ``tests/leak/<backend>_backend.py`` and import it here. Its methods run in a
+fresh event loop per example (``asyncio.run``), so create loop-bound clients (async
+clients, async engines) inside ``fresh()``, not in the fixture.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
+
+LEAK_BACKENDS = ["leak_chroma_http", "leak_chroma_local"]
+
+__all__ = ["LEAK_BACKENDS", "leak_chroma_http", "leak_chroma_local"]
+
+
+@pytest.fixture(params=LEAK_BACKENDS)
+def leak_backend(request: pytest.FixtureRequest) -> object:
+    """Every backend that joined the harness, in turn."""
+    return request.getfixturevalue(request.param)
