@@ -67,4 +67,4 @@ def leak_chroma_http(chroma_http: ChromaServer) -> ChromaLeakBackend:
 def leak_chroma_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaLeakBackend]:
     """Chroma's in-process PersistentClient."""
     path = tmp_path_factory.mktemp("leak-chroma")
-    yield ChromaLeakBackend("chroma-local", chromadb.PersistentClient(path=str(path)))
+    return ChromaLeakBackend("chroma-local", chromadb.PersistentClient(path=str(path)))

@@ -19,7 +19,7 @@ The oracle below is written from Sentinel's rules, independently of the emulator
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -113,7 +113,7 @@ class World:
     query: tuple[float, ...]
     caller_filter: Filter | None
     k: int
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class LeakBackend(Protocol):
@@ -281,11 +281,7 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
     groups = {ws: (new_id(), new_id()) for ws in workspaces}
     users: list[User] = []
     for ws in workspaces:
-        roles = draw(
-            st.lists(
-                st.sampled_from(["viewer", "editor", "admin", "owner"]), min_size=2, max_size=4
-            )
-        )
+        roles = draw(st.lists(st.sampled_from(ROLES), min_size=2, max_size=4))
         for role in roles:
             member_of = draw(st.lists(st.sampled_from(groups[ws]), max_size=2, unique=True))
             users.append(User(new_id(), ws, role, tuple(member_of)))
@@ -418,5 +414,5 @@ async def run_world(
             check_listing(world, user, listed)
     finally:
         await backend.drop(handle)
-        await client.close()
+        await client.close()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
         emulator.reset()
