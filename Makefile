@@ -12,7 +12,7 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
+	.venv/bin/ruff format --check --exclude "*.md" .
 	.venv/bin/mypy
 
 ci: lint test

@@ -56,7 +56,9 @@ async def main() -> None:
             person("admin", ws_acme, "ada (admin)"),
             person("admin", ws_globex, "gus (Globex admin)"),
         ]
-        (_, ana, ana_token), (_, eli, _), (_, vic, _), (_, val, _), _, (_, gus, gus_token) = people
+        _, ana, ana_token = people[0]
+        _, val, _ = people[3]
+        _, gus, gus_token = people[5]
 
         docs = {
             "private-plan": ("private", "revenue forecast draft for next quarter"),
