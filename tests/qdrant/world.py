@@ -82,3 +82,20 @@ class World:
                 )
             ],
         )
+
+
+class Writer:
+    """An editor of one workspace who owns one document (and two points of it)."""
+
+    def __init__(self, t: Tenancy, store: Store) -> None:
+        self.store = store
+        self.member: Member = t.member("editor", t.workspace())
+        self.doc = t.resource(self.member, "private")
+        self.client = ScopedQdrantClient(store.client, self.member.auth, resource_type="document")
+
+    def point(self, pid: Any, vector: Any = None, **payload: Any) -> models.PointStruct:
+        return models.PointStruct.model_construct(
+            id=pid,
+            vector=vec(1) if vector is None else vector,
+            payload={"resource_id": self.doc, **payload},
+        )

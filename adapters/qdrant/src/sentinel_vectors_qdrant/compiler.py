@@ -18,7 +18,7 @@ from typing import Any
 
 from qdrant_client import models
 
-from sentinel_vectors.errors import FilterError
+from sentinel_vectors.errors import FilterError, InvalidInputError
 from sentinel_vectors.filters import Comparison, Filter, FilterCompiler, Membership, Scalar
 
 __all__ = ["QdrantCondition", "QdrantFilterCompiler", "inspect_filter", "root_key"]
@@ -185,7 +185,12 @@ def _walk_condition(
     if isinstance(cond, models.HasIdCondition):
         if nested:
             raise FilterError("has_id is not allowed inside a nested filter")
-        return models.HasIdCondition(has_id=[translate_id(i) for i in cond.has_id])
+        try:
+            return models.HasIdCondition(has_id=[translate_id(i) for i in cond.has_id])
+        except FilterError:
+            raise
+        except InvalidInputError as exc:
+            raise FilterError(str(exc)) from exc
     if type(cond).__name__ in _KEYLESS_CONDITIONS:
         return cond
     raise FilterError(f"unsupported filter condition: {cond!r}")
