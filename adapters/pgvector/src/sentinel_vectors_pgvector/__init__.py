@@ -1,0 +1,47 @@
+"""A scoped pgvector store on SQLAlchemy 2 for sentinel-vectors.
+
+``ScopedVectorStore(engine, request_auth, model=Chunk, resource_type="document")``
+stamps every write with the caller's workspace, owner and resource, confines every read
+to what the caller may view, and sets ``sentinel.workspace_id`` for row-level security
+in every transaction. ``SyncScopedVectorStore`` is the same over a sync engine.
+"""
+
+from sentinel_vectors_pgvector._core import Hit, IterativeScan, Record, SearchSettings
+from sentinel_vectors_pgvector.compiler import SqlFilterCompiler
+from sentinel_vectors_pgvector.model import (
+    DISTANCE_OPCLASSES,
+    ChunkMixin,
+    Distance,
+    chunk_table,
+    hnsw_index,
+    metadata_index,
+)
+from sentinel_vectors_pgvector.rls import (
+    POLICY_NAME,
+    WORKSPACE_SETTING,
+    disable_rls,
+    enable_rls,
+    grant_app_role,
+)
+from sentinel_vectors_pgvector.store import ScopedVectorStore, SyncScopedVectorStore
+
+__all__ = [
+    "DISTANCE_OPCLASSES",
+    "POLICY_NAME",
+    "WORKSPACE_SETTING",
+    "ChunkMixin",
+    "Distance",
+    "Hit",
+    "IterativeScan",
+    "Record",
+    "ScopedVectorStore",
+    "SearchSettings",
+    "SqlFilterCompiler",
+    "SyncScopedVectorStore",
+    "chunk_table",
+    "disable_rls",
+    "enable_rls",
+    "grant_app_role",
+    "hnsw_index",
+    "metadata_index",
+]

@@ -1,0 +1,600 @@
+"""What the async and the sync store share: validation, and the work of one transaction.
+
+Every ``*_tx`` method takes a sync ``Session`` whose transaction the store has begun.
+The async store runs them through ``AsyncSession.run_sync`` (SQLAlchemy's own bridge),
+the sync store calls them directly, so the tenancy flow exists once. Permission lookups
+happen before the transaction opens: no transaction waits on the permission service.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
+from sentinel_vectors.filters import Filter, parse_where
+from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
+from sentinel_vectors.validation import (
+    as_embeddings,
+    as_id_list,
+    as_metadata_list,
+    check_lengths,
+    check_positive_int,
+)
+from sentinel_vectors_pgvector.compiler import SqlFilterCompiler
+from sentinel_vectors_pgvector.model import (
+    DISTANCE_OPCLASSES,
+    METADATA_COLUMN,
+    Distance,
+    table_of,
+)
+from sentinel_vectors_pgvector.rls import WORKSPACE_SETTING
+
+__all__ = ["Hit", "IterativeScan", "Record", "SearchSettings", "StoreCore"]
+
+IterativeScan = Literal["off", "relaxed_order", "strict_order"]
+"""pgvector's ``hnsw.iterative_scan`` modes."""
+
+WhereArg = Filter | Mapping[str, Any] | None
+"""A caller filter: the neutral algebra or a Chroma-style ``where`` dict."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One stored chunk, as the caller may see it.
+
+    ``metadata`` holds the caller's metadata plus the tenancy keys (``workspace_id``,
+    ``owner_id`` and the resource key) as canonical UUID strings.
+    """
+
+    id: str
+    document: str | None
+    metadata: dict[str, Any]
+    embedding: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One nearest neighbour: a :class:`Record` plus its distance to the query.
+
+    ``distance`` is pgvector's: cosine distance, Euclidean distance, the *negative*
+    inner product, or the taxicab distance. Smaller is nearer for all four.
+    """
+
+    id: str
+    distance: float
+    document: str | None
+    metadata: dict[str, Any]
+    embedding: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    """HNSW settings applied with ``SET LOCAL`` in every query's transaction.
+
+    ``iterative_scan`` keeps scanning the graph until ``k`` rows pass the tenancy and
+    caller filters (or ``max_scan_tuples`` is reached), so a selective filter still
+    fills the top-k. ``ef_search`` is raised to ``k`` when smaller. ``None`` leaves
+    the server's setting.
+    """
+
+    iterative_scan: IterativeScan = "relaxed_order"
+    ef_search: int | None = None
+    max_scan_tuples: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.iterative_scan not in ("off", "relaxed_order", "strict_order"):
+            raise InvalidInputError(
+                f"iterative_scan must be 'off', 'relaxed_order' or 'strict_order', "
+                f"got {self.iterative_scan!r}"
+            )
+        for name in ("ef_search", "max_scan_tuples"):
+            value = getattr(self, name)
+            if value is not None:
+                check_positive_int(value, what=name)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Validated write arguments, one entry per id."""
+
+    ids: list[str]
+    embeddings: list[list[float]] | None
+    metadatas: list[Mapping[str, Any]] | None
+    documents: list[str | None] | None
+
+
+class StoreCore:
+    """The tenancy flow of a scoped pgvector store, run inside one transaction per call."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        model: object,
+        *,
+        distance: Distance,
+        search: SearchSettings,
+    ) -> None:
+        self.scope = scope
+        self.model = model
+        self.table = table_of(model)
+        self.policy = TenancyPolicy(scope, collection=self.table.fullname)
+        self.search = search
+        self.distance = _check_distance(distance)
+        cols = {c.name: c for c in self.table.columns}
+        self.c_id = _require(cols, "id", Text, self.table)
+        self.c_ws = _require(cols, WORKSPACE_KEY, Uuid, self.table)
+        self.c_owner = _require(cols, OWNER_KEY, Uuid, self.table)
+        self.c_res = _require(cols, scope.resource_key, Uuid, self.table)
+        self.c_doc = _require(cols, "document", Text, self.table)
+        self.c_meta = _require(cols, METADATA_COLUMN, JSONB, self.table)
+        self.c_emb = _require(cols, "embedding", VECTOR, self.table)
+        if self.c_meta.nullable:
+            raise InvalidInputError(f"{self.table.name}.metadata must be NOT NULL")
+        dim = getattr(self.c_emb.type, "dim", None)
+        if not isinstance(dim, int):
+            raise InvalidInputError(
+                f"{self.table.name}.embedding must have a fixed dimension: Vector(dim)"
+            )
+        self.dim = dim
+        pk = {c.name for c in self.table.primary_key.columns}
+        if pk != {WORKSPACE_KEY, "id"}:
+            raise InvalidInputError(
+                f"{self.table.name}'s primary key must be (workspace_id, id), got {sorted(pk)}: "
+                f"ids must never collide across workspaces (invariant 3)"
+            )
+        self.compiler = SqlFilterCompiler(
+            self.c_meta,
+            {WORKSPACE_KEY: self.c_ws, OWNER_KEY: self.c_owner, scope.resource_key: self.c_res},
+        )
+        self._ws = uuid.UUID(scope.workspace_id)
+
+    # -- validation, before any lookup ------------------------------------------------
+
+    def batch(
+        self,
+        op: str,
+        ids: str | Sequence[str],
+        embeddings: Any,
+        metadatas: Any,
+        documents: Any,
+        *,
+        full: bool,
+    ) -> Batch:
+        """Check a write's arguments; ``full`` writes need embeddings and metadatas."""
+        id_list = as_id_list(ids)
+        n = len(id_list)
+        metas = as_metadata_list(metadatas, n, required=full)
+        if metas is not None:
+            key = self.scope.resource_key
+            for i, meta in enumerate(metas):
+                _check_metadata(meta, i, self.scope.reserved_keys)
+                if full and key not in meta:
+                    raise ReservedKeyError(
+                        f"metadatas[{i}] must name its resource under {key!r} "
+                        f"(the Sentinel resource id this chunk belongs to)"
+                    )
+                if key in meta:
+                    canonical_uuid(meta[key], what=f"metadatas[{i}][{key!r}]")
+        if embeddings is None and full:
+            raise InvalidInputError(f"{op}() needs embeddings: this store never embeds text")
+        embs = None if embeddings is None else as_embeddings(embeddings, n=n, dimension=self.dim)
+        docs = _documents(documents, n)
+        return Batch(id_list, embs, metas, docs)
+
+    def query_vector(self, embedding: Any) -> list[float]:
+        """One query vector of the table's dimension."""
+        vectors = as_embeddings(embedding, n=None, dimension=self.dim, what="embedding")
+        if len(vectors) != 1:
+            raise InvalidInputError("query() takes one embedding; call it once per vector")
+        return vectors[0]
+
+    def caller_filter(self, where: WhereArg) -> Filter | None:
+        """The caller's filter as a neutral node, refused if it names a tenancy key."""
+        if where is None:
+            return None
+        flt = parse_where(where) if isinstance(where, Mapping) else where
+        self.policy.check_caller_filter(flt)
+        self.compiler.compile(flt)  # refuse what cannot compile before any lookup
+        return flt
+
+    def check_distance(self, distance: Distance | None) -> Distance:
+        """The query's distance, defaulting to the store's."""
+        return self.distance if distance is None else _check_distance(distance)
+
+    # -- statements -------------------------------------------------------------------
+
+    def settings_statement(self, *, k: int | None) -> Select[Any]:
+        """``SELECT set_config(...)``: the workspace for RLS, plus HNSW settings for a query."""
+        pairs: list[tuple[str, str]] = [(WORKSPACE_SETTING, self.scope.workspace_id)]
+        if k is not None:
+            pairs.append(("hnsw.iterative_scan", self.search.iterative_scan))
+            ef = max(self.search.ef_search or 40, k)
+            pairs.append(("hnsw.ef_search", str(min(ef, 1000))))
+            if self.search.max_scan_tuples is not None:
+                pairs.append(("hnsw.max_scan_tuples", str(self.search.max_scan_tuples)))
+        return select(
+            *(
+                func.set_config(
+                    bindparam(None, name, type_=Text), bindparam(None, value, type_=Text), true()
+                )
+                for name, value in pairs
+            )
+        )
+
+    def where(self, flt: Filter) -> ColumnElement[bool]:
+        """The compiled tenancy-and-caller filter."""
+        return self.compiler.compile(flt)
+
+    def scoped_select(self, access: Access, caller: Filter | None, entity: object) -> Select[Any]:
+        """``select(entity)`` constrained to what ``access`` reaches (nothing if empty)."""
+        flt = self.policy.read_filter(access, caller)
+        stmt = select(entity)  # type: ignore[call-overload]
+        if flt is None:
+            return stmt.where(literal(False))  # type: ignore[no-any-return]
+        return stmt.where(self.where(flt))  # type: ignore[no-any-return]
+
+    def _ids_clause(self, ids: Sequence[str]) -> ColumnElement[bool]:
+        return self.c_id == any_(bindparam(None, list(ids), type_=ARRAY(Text)))
+
+    # -- transactions -----------------------------------------------------------------
+
+    def configure_tx(self, session: Session, k: int | None = None) -> None:
+        """Apply the ``SET LOCAL`` settings in the session's transaction."""
+        session.execute(self.settings_statement(k=k))
+
+    def _stored(self, session: Session, ids: Sequence[str]) -> dict[str, ExistingRecord]:
+        rows = session.execute(
+            select(self.c_id, self.c_ws, self.c_res, self.c_owner)
+            .where(self.c_ws == self._ws, self._ids_clause(ids))
+            .with_for_update()
+        ).all()
+        return {
+            row[0]: ExistingRecord(
+                workspace_id=_s(row[1]), resource_id=_s(row[2]), owner_id=_s(row[3])
+            )
+            for row in rows
+        }
+
+    def _populated(self, session: Session, resources: set[str]) -> set[str]:
+        if not resources:
+            return set()
+        ids = [uuid.UUID(r) for r in sorted(resources)]
+        rows = session.execute(
+            select(self.c_res)
+            .distinct()
+            .where(
+                self.c_ws == self._ws,
+                self.c_res == any_(bindparam(None, ids, type_=ARRAY(Uuid()))),
+            )
+        ).all()
+        return {str(row[0]) for row in rows}
+
+    def write_tx(self, session: Session, batch: Batch, edit: Access, *, upsert: bool) -> None:
+        """``add`` or ``upsert`` a batch: stamp, authorize, then one bulk statement."""
+        assert batch.metadatas is not None and batch.embeddings is not None
+        self.configure_tx(session)
+        stored = self._stored(session, batch.ids)
+        existing = {i: stored[rid] for i, rid in enumerate(batch.ids) if rid in stored}
+        stamped = self.policy.stamp(batch.metadatas, edit, existing)
+        resources = {m[self.scope.resource_key] for m in stamped}
+        populated = self._populated(session, self.policy.resources_to_probe(edit, resources))
+        self.policy.authorize_write(
+            edit, resources=resources, existing=existing.values(), populated=populated
+        )
+        if stored and not upsert:
+            raise InvalidInputError(
+                f"ids already exist in the workspace: {sorted(stored)[:5]}; use upsert() to "
+                f"replace them. Nothing was written."
+            )
+        reserved = self.scope.reserved_keys
+        rows = [
+            {
+                self.c_ws.key: self._ws,
+                self.c_id.key: rid,
+                self.c_owner.key: uuid.UUID(meta[OWNER_KEY]),
+                self.c_res.key: uuid.UUID(meta[self.scope.resource_key]),
+                self.c_doc.key: None if batch.documents is None else batch.documents[i],
+                self.c_meta.key: {k: v for k, v in meta.items() if k not in reserved},
+                self.c_emb.key: batch.embeddings[i],
+            }
+            for i, (rid, meta) in enumerate(zip(batch.ids, stamped, strict=True))
+        ]
+        if upsert:
+            stmt = pg_insert(self.table)
+            replaced = (self.c_owner, self.c_res, self.c_doc, self.c_meta, self.c_emb)
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[self.c_ws, self.c_id],
+                    set_={c: stmt.excluded[c.key] for c in replaced},
+                ),
+                rows,
+            )
+            return
+        try:
+            session.execute(insert(self.table), rows)
+        except IntegrityError as exc:
+            raise InvalidInputError(
+                f"a concurrent write added one of these ids first ({exc.orig}); nothing was "
+                f"written. Use upsert() to replace records."
+            ) from exc
+
+    def update_tx(self, session: Session, batch: Batch, edit: Access) -> int:
+        """Update stored records in place (metadata merged); unknown ids are skipped."""
+        self.configure_tx(session)
+        stored = self._stored(session, batch.ids)
+        keep = [i for i, rid in enumerate(batch.ids) if rid in stored]
+        existing = {pos: stored[batch.ids[i]] for pos, i in enumerate(keep)}
+        self.policy.authorize_write(edit, resources=(), existing=existing.values(), populated=set())
+        if not keep:
+            return 0
+        patches: list[dict[str, Any]] | None = None
+        if batch.metadatas is not None:
+            checked = self.policy.check_partial_update([batch.metadatas[i] for i in keep], existing)
+            reserved = self.scope.reserved_keys
+            patches = [{k: v for k, v in m.items() if k not in reserved} for m in checked]
+        values: dict[Column[Any], Any] = {}
+        if patches is not None:
+            values[self.c_meta] = self.c_meta.op("||", return_type=JSONB)(
+                bindparam("p_meta", type_=JSONB)
+            )
+        if batch.embeddings is not None:
+            values[self.c_emb] = bindparam("p_emb", type_=self.c_emb.type)
+        if batch.documents is not None:
+            values[self.c_doc] = bindparam("p_doc", type_=Text)
+        if not values:
+            return len(keep)
+        params: list[dict[str, Any]] = []
+        for pos, i in enumerate(keep):
+            row: dict[str, Any] = {"p_id": batch.ids[i]}
+            if patches is not None:
+                row["p_meta"] = patches[pos]
+            if batch.embeddings is not None:
+                row["p_emb"] = batch.embeddings[i]
+            if batch.documents is not None:
+                row["p_doc"] = batch.documents[i]
+            params.append(row)
+        session.execute(
+            update(self.table)
+            .where(self.c_ws == self._ws, self.c_id == bindparam("p_id", type_=Text))
+            .values(values),
+            params,
+        )
+        return len(keep)
+
+    def delete_tx(
+        self, session: Session, ids: list[str] | None, caller: Filter | None, edit: Access
+    ) -> int:
+        """Delete editable records by id and/or filter; re-check each before deleting."""
+        self.configure_tx(session)
+        if ids is not None:
+            stored = self._stored(session, ids)
+            self.policy.authorize_write(
+                edit, resources=(), existing=stored.values(), populated=set()
+            )
+            if not stored:
+                return 0
+        flt = self.policy.read_filter(edit, caller)
+        if flt is None:
+            return 0
+        stmt = select(self.c_id, self.c_ws, self.c_res).where(self.where(flt))
+        if ids is not None:
+            stmt = stmt.where(self._ids_clause(ids))
+        targets = [
+            row[0]
+            for row in session.execute(stmt.with_for_update()).all()
+            if self.policy.recheck(self._tenancy(row[1], row[2]), edit, row[0])
+        ]
+        if targets:
+            session.execute(
+                delete(self.table).where(self.c_ws == self._ws, self._ids_clause(targets))
+            )
+        return len(targets)
+
+    def get_tx(
+        self,
+        session: Session,
+        flt: Filter,
+        access: Access,
+        *,
+        ids: list[str] | None,
+        limit: int | None,
+        offset: int | None,
+        include_embeddings: bool,
+    ) -> list[Record]:
+        """Records matching ``flt`` (already the tenancy filter), re-checked, audited."""
+        self.configure_tx(session)
+        cols: list[Any] = [self.c_id, self.c_ws, self.c_res, self.c_owner, self.c_doc, self.c_meta]
+        if include_embeddings:
+            cols.append(self.c_emb)
+        stmt = select(*cols).where(self.where(flt)).order_by(self.c_id)
+        if ids is not None:
+            stmt = stmt.where(self._ids_clause(ids))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        rows = session.execute(stmt).all()
+        out: list[Record] = []
+        for row in rows:
+            meta = self._metadata(row)
+            if self.policy.recheck(meta, access, row[0]):
+                emb = _vector(row[6]) if include_embeddings else None
+                out.append(Record(row[0], row[4], meta, emb))
+        self.policy.audit(
+            strategy="prefilter",
+            examined=len(rows),
+            returned=len(out),
+            dropped=len(rows) - len(out),
+        )
+        return out
+
+    def query_tx(
+        self,
+        session: Session,
+        flt: Filter,
+        access: Access,
+        *,
+        vector: list[float],
+        k: int,
+        distance: Distance,
+        include_embeddings: bool,
+    ) -> list[Hit]:
+        """Top-``k`` under ``flt`` by ``distance``, with iterative HNSW scans; re-checked."""
+        self.configure_tx(session, k=k)
+        query = bindparam(None, vector, type_=self.c_emb.type)
+        dist = _distance(self.c_emb, distance, query).label("distance")
+        cols: list[Any] = [self.c_id, self.c_ws, self.c_res, self.c_owner, self.c_doc, self.c_meta]
+        if include_embeddings:
+            cols.append(self.c_emb)
+        stmt = select(*cols, dist).where(self.where(flt)).order_by(dist).limit(k)
+        rows = session.execute(stmt).all()
+        hits: list[Hit] = []
+        for row in rows:
+            meta = self._metadata(row)
+            if self.policy.recheck(meta, access, row[0]):
+                emb = _vector(row[6]) if include_embeddings else None
+                hits.append(Hit(row[0], float(row[-1]), row[4], meta, emb))
+        # relaxed_order may return rows slightly out of order: sort what is returned.
+        hits.sort(key=lambda hit: hit.distance)
+        self.policy.audit(
+            strategy="prefilter-iterative" if self.search.iterative_scan != "off" else "prefilter",
+            examined=len(rows),
+            returned=len(hits),
+            dropped=len(rows) - len(hits),
+        )
+        return hits
+
+    def count_tx(self, session: Session, flt: Filter, access: Access) -> int:
+        """How many records ``flt`` reaches, re-checked per (workspace, resource) group."""
+        self.configure_tx(session)
+        rows = session.execute(
+            select(self.c_ws, self.c_res, func.count())
+            .where(self.where(flt))
+            .group_by(self.c_ws, self.c_res)
+        ).all()
+        examined = returned = 0
+        for ws, res, n in rows:
+            examined += n
+            if self.policy.recheck(self._tenancy(ws, res), access, f"<{n} records of {res}>"):
+                returned += n
+        self.policy.audit(
+            strategy="prefilter-count",
+            examined=examined,
+            returned=returned,
+            dropped=examined - returned,
+        )
+        return returned
+
+    # -- rows -------------------------------------------------------------------------
+
+    def _tenancy(self, ws: object, res: object) -> dict[str, Any]:
+        return {WORKSPACE_KEY: _s(ws), self.scope.resource_key: _s(res)}
+
+    def _metadata(self, row: Any) -> dict[str, Any]:
+        stored = row[5]
+        meta: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
+        meta[WORKSPACE_KEY] = _s(row[1])
+        meta[self.scope.resource_key] = _s(row[2])
+        meta[OWNER_KEY] = _s(row[3])
+        return meta
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _s(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _vector(value: Any) -> list[float]:
+    return [float(x) for x in (value.tolist() if hasattr(value, "tolist") else value)]
+
+
+def _require(cols: Mapping[str, Column[Any]], name: str, kind: type, table: Table) -> Column[Any]:
+    column = cols.get(name)
+    if column is None or not isinstance(column.type, kind):
+        raise InvalidInputError(
+            f"table {table.name!r} needs a column {name!r} of type {kind.__name__} "
+            f"(see sentinel_vectors_pgvector.ChunkMixin)"
+        )
+    return column
+
+
+def _check_distance(distance: object) -> Distance:
+    if distance not in DISTANCE_OPCLASSES:
+        raise InvalidInputError(
+            f"distance must be one of {sorted(DISTANCE_OPCLASSES)}, got {distance!r}"
+        )
+    return distance  # type: ignore[return-value]
+
+
+def _distance(column: Column[Any], distance: Distance, query: Any) -> ColumnElement[float]:
+    comparator: Any = column.comparator
+    if distance == "cosine":
+        return comparator.cosine_distance(query)  # type: ignore[no-any-return]
+    if distance == "l2":
+        return comparator.l2_distance(query)  # type: ignore[no-any-return]
+    if distance == "ip":
+        return comparator.max_inner_product(query)  # type: ignore[no-any-return]
+    return comparator.l1_distance(query)  # type: ignore[no-any-return]
+
+
+def _check_metadata(meta: Mapping[str, Any], i: int, reserved: frozenset[str]) -> None:
+    for key, value in meta.items():
+        if key in reserved:
+            continue  # the policy checks and stamps these
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInputError(f"metadatas[{i}][{key!r}] is {value!r}; use finite numbers")
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidInputError(
+                f"metadatas[{i}][{key!r}] must be str, int, float or bool, "
+                f"got {type(value).__name__}"
+            )
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise InvalidInputError(f"metadatas[{i}][{key!r}] contains a NUL character")
+
+
+def _documents(documents: Any, n: int) -> list[str | None] | None:
+    if documents is None:
+        return None
+    if isinstance(documents, str):
+        documents = [documents]
+    if not isinstance(documents, Sequence):
+        raise InvalidInputError("documents must be a string or a list of strings")
+    out: list[str | None] = []
+    for item in documents:
+        if item is not None and not isinstance(item, str):
+            raise InvalidInputError(f"documents must be strings, got {type(item).__name__}")
+        if isinstance(item, str) and "\x00" in item:
+            raise InvalidInputError("documents may not contain NUL characters (PostgreSQL text)")
+        out.append(item)
+    check_lengths(n, documents=out)
+    return out
