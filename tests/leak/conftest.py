@@ -11,10 +11,27 @@ from __future__ import annotations
 import pytest
 
 from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
+from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw
+from tests.leak.qdrant_backend import leak_qdrant_local, leak_qdrant_server
 
-LEAK_BACKENDS = ["leak_chroma_http", "leak_chroma_local"]
+LEAK_BACKENDS = [
+    "leak_chroma_http",
+    "leak_chroma_local",
+    "leak_qdrant_local",
+    "leak_qdrant_server",
+    "leak_pgvector",
+    "leak_pgvector_hnsw",
+]
 
-__all__ = ["LEAK_BACKENDS", "leak_chroma_http", "leak_chroma_local"]
+__all__ = [
+    "LEAK_BACKENDS",
+    "leak_chroma_http",
+    "leak_chroma_local",
+    "leak_pgvector",
+    "leak_pgvector_hnsw",
+    "leak_qdrant_local",
+    "leak_qdrant_server",
+]
 
 
 @pytest.fixture(params=LEAK_BACKENDS)

@@ -79,6 +79,14 @@ async def _make_store(
     client = make_client(kind)
     name = f"t-{uuid.uuid4().hex[:12]}"
     await ensure_collection(client, name, vectors_config, sparse_vectors_config=sparse)
+    # A server facets and groups only indexed keys (local mode ignores the index).
+    await native(
+        client,
+        "create_payload_index",
+        collection_name=name,
+        field_name="topic",
+        field_schema=models.PayloadSchemaType.KEYWORD,
+    )
     return Store(client, name, kind)
 
 

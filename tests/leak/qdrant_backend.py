@@ -1,0 +1,112 @@
+"""The Qdrant backends of the leak harness: local mode always, a server with ``QDRANT_URL``."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from qdrant_client import QdrantClient, models
+
+from sentinel_vectors.filters import Filter
+from sentinel_vectors.testing.leak import Chunk, Metric
+from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
+
+# Harness chunk ids are arbitrary strings; Qdrant point ids are integers or UUIDs.
+_IDS = uuid.UUID("0b7e1f0c-2a64-4a55-9d3e-5f7f0d1e2c3b")
+
+
+@dataclass
+class Handle:
+    """One example's collection and the harness ids of its points."""
+
+    name: str
+    chunk_ids: dict[str, str] = field(default_factory=dict)
+
+
+class QdrantLeakBackend:
+    """Writes and reads through ``ScopedQdrantClient`` over a sync ``QdrantClient``.
+
+    ``exact``: local mode searches by brute force, and every example is far below a
+    server's full-scan threshold; ``SearchParams(exact=True)`` makes sure of it.
+    """
+
+    exact = True
+    metric: Metric = "l2"
+
+    def __init__(self, name: str, client: QdrantClient) -> None:
+        self.name = name
+        self.client = client
+
+    def _scoped(self, auth: object) -> ScopedQdrantClient:
+        return ScopedQdrantClient(
+            self.client,
+            auth,  # type: ignore[arg-type]
+            resource_type="document",
+            search_params=models.SearchParams(exact=True),
+        )
+
+    async def fresh(self, dim: int) -> object:
+        handle = Handle(f"leak-{uuid.uuid4().hex[:12]}")
+        await ensure_collection(
+            self.client,
+            handle.name,
+            models.VectorParams(size=dim, distance=models.Distance.EUCLID),
+        )
+        return handle
+
+    async def write(self, handle: object, auth: object, chunks: Sequence[Chunk]) -> None:
+        assert isinstance(handle, Handle)
+        points = []
+        for c in chunks:
+            pid = str(uuid.uuid5(_IDS, c.chunk_id))
+            handle.chunk_ids[pid] = c.chunk_id
+            points.append(
+                models.PointStruct(
+                    id=pid,
+                    vector=list(c.vector),
+                    payload={**c.metadata, "owner_id": c.resource.owner_id},
+                )
+            )
+        await self._scoped(auth).upsert(handle.name, points)
+
+    async def search(
+        self, handle: object, auth: object, query: Sequence[float], k: int, flt: Filter | None
+    ) -> list[str]:
+        assert isinstance(handle, Handle)
+        hits = await self._scoped(auth).query_points(
+            handle.name, query=list(query), limit=k, query_filter=flt, with_payload=False
+        )
+        return [handle.chunk_ids[str(p.id)] for p in hits.points]
+
+    async def listing(self, handle: object, auth: object, flt: Filter | None) -> list[str]:
+        assert isinstance(handle, Handle)
+        records, _ = await self._scoped(auth).scroll(
+            handle.name, scroll_filter=flt, limit=10_000, with_payload=False
+        )
+        return [handle.chunk_ids[str(r.id)] for r in records]
+
+    async def drop(self, handle: object) -> None:
+        assert isinstance(handle, Handle)
+        self.client.delete_collection(handle.name)
+
+
+@pytest.fixture
+def leak_qdrant_local() -> Iterator[QdrantLeakBackend]:
+    """Qdrant's local mode, in memory (``QdrantClient(":memory:")``)."""
+    client = QdrantClient(":memory:")
+    yield QdrantLeakBackend("qdrant-local", client)
+    client.close()
+
+
+@pytest.fixture
+def leak_qdrant_server() -> Iterator[QdrantLeakBackend]:
+    """A real Qdrant server at ``QDRANT_URL`` (skipped when it is not set)."""
+    url = os.environ.get("QDRANT_URL", "")
+    if not url:
+        pytest.skip("QDRANT_URL is not set")
+    client = QdrantClient(url=url, timeout=30)
+    yield QdrantLeakBackend("qdrant-server", client)
+    client.close()
