@@ -780,7 +780,12 @@ class ScopedQdrantClient:
         shard_key_selector: Any = None,
         timeout: int | None = None,
     ) -> models.CountResult:
-        """How many points the caller may view (matching ``count_filter``), not the total."""
+        """How many points the caller may view (matching ``count_filter``), not the total.
+
+        Always exact: Qdrant's estimate (``exact=False``) comes from payload-index statistics
+        of the whole collection, which would reflect other workspaces. ``exact`` is accepted
+        for compatibility and ignored.
+        """
         caller = self._caller_filter(count_filter)
         self._policy.collection = collection_name
         access = await self.scope.access("view")
@@ -792,7 +797,7 @@ class ScopedQdrantClient:
             "count",
             collection_name=collection_name,
             count_filter=flt,
-            exact=exact,
+            exact=True,
             shard_key_selector=shard_key_selector,
             timeout=timeout,
         )
@@ -810,7 +815,11 @@ class ScopedQdrantClient:
         timeout: int | None = None,
         shard_key_selector: Any = None,
     ) -> models.FacetResponse:
-        """Counts of the values of payload ``key`` among the points the caller may view."""
+        """Counts of the values of payload ``key`` among the points the caller may view.
+
+        Always exact, like :meth:`count` (``exact`` is accepted and ignored): approximate
+        counts come from statistics of the whole collection.
+        """
         root_key(key)
         check_positive_int(limit, what="limit")
         caller = self._caller_filter(facet_filter)
@@ -826,7 +835,7 @@ class ScopedQdrantClient:
             key=key,
             facet_filter=flt,
             limit=limit,
-            exact=exact,
+            exact=True,
             consistency=consistency,
             timeout=timeout,
             shard_key_selector=shard_key_selector,
