@@ -8,6 +8,10 @@ import pytest
 
 from tests.servers.chroma import ChromaServer, chroma_server
 
+# The one import of the PostgreSQL fixture (a second import would start a second server):
+# tests/pgvector and tests/leak both use it.
+from tests.servers.postgres import postgres_server  # noqa: F401
+
 pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 
 

@@ -1,8 +1,9 @@
 """pgvector fixtures: the real PostgreSQL 18 + pgvector server, engines, a fresh chunk table.
 
-The server comes from ``tests.servers.postgres`` (or ``DATABASE_URL``); it is imported here
-and nowhere else, so it starts once per session. Every test gets its own table (a fresh
-name), dropped afterwards, so tests are independent and a shared server stays clean.
+The server is ``postgres_server`` (``tests.servers.postgres``, or ``DATABASE_URL``), imported
+once in ``tests/conftest.py`` so that this package and the leak harness share one server.
+Every test gets its own table (a fresh name), dropped afterwards, so tests are independent
+and a shared server stays clean.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors_pgvector import chunk_table
-from tests.servers.postgres import PostgresServer, postgres_server
+from tests.servers.postgres import PostgresServer
 from tests.support import Tenancy
-
-__all__ = ["postgres_server"]
 
 DIM = 8
 
