@@ -8,6 +8,7 @@ permission endpoints both accept them.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -118,7 +119,9 @@ def mint_token(
     }
     if extra_claims:
         payload.update(extra_claims)
-    return jwt.encode(payload, keys.private_pem, algorithm="RS256", headers={"kid": keys.kid})
+    return jwt.encode(
+        payload, _private_key(keys.private_pem), algorithm="RS256", headers={"kid": keys.kid}
+    )
 
 
 def make_user(
@@ -203,3 +206,9 @@ class UserFactory:
             workspace_slug=workspace_slug,
             ttl_seconds=ttl_seconds,
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(pem: str) -> Any:
+    # Parsing the PEM costs ~30 ms per token; the leak harness mints thousands.
+    return serialization.load_pem_private_key(pem.encode(), password=None)
