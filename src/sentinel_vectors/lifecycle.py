@@ -1,0 +1,436 @@
+"""Resource lifecycle: index and delete a resource's chunks together with its registration.
+
+A resource (a document) lives in two places: its chunks in a vector store, and its ACL
+record in the Sentinel identity service. They must never disagree in the dangerous
+direction:
+
+- **nothing is searchable that the identity service does not know.** A chunk whose
+  resource is not registered is invisible to ordinary members (``accessible()`` never
+  lists it) but visible to every workspace admin, whose reads are filtered by workspace
+  only; its owner could not even see or delete it;
+- **nothing is lost that the identity service knows.** A registered resource's chunks
+  are only removed by :meth:`ResourceLifecycle.delete_resource` or by undoing an index
+  call that created the registration;
+- **retries are idempotent.** Chunk ids are derived from the resource id and position
+  (:func:`sentinel_vectors.index.chunk_id`), registration of an existing resource is a
+  no-op, and deregistering a resource that is gone counts as done.
+
+Hence the order (``docs/fastapi.md`` has the full failure table):
+
+``index_resource``
+    look up the ACL record -> (new: check role, **register**) -> **write chunks**.
+    Registration comes first, so a chunk never exists unregistered, not even for the
+    milliseconds between two calls, and a crash can only leave a registered resource with
+    fewer chunks than intended, which every retry completes. If the write fails for a
+    resource this call registered, its chunks are removed and it is deregistered again,
+    in that order; if that undo fails part-way, what remains is still registered.
+``delete_resource``
+    look up the ACL record -> check owner/admin -> **remove chunks** -> **deregister**.
+    Deregistering last means a failure leaves a registered resource with fewer (or no)
+    chunks, never chunks the service has forgotten.
+
+Authorization is checked here and not only by the identity service, because
+``register_resource`` and ``deregister_resource`` are authorized by the service key
+alone: creating a resource needs the ``editor`` role, re-indexing one needs ``edit``
+access to it, deleting one needs to be its owner or a workspace ``admin``/``owner``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeVar
+
+import httpx
+from sentinel_auth.types import SentinelError
+
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    PermissionServiceError,
+)
+from sentinel_vectors.index import Chunk, ChunkIndex, check_chunks, chunk_metadata
+from sentinel_vectors.scope import Scope, canonical_uuid
+
+__all__ = [
+    "LIFECYCLE_LOGGER",
+    "VISIBILITIES",
+    "DeleteResult",
+    "IndexResult",
+    "PermissionsAPI",
+    "ResourceConflictError",
+    "ResourceLifecycle",
+    "ResourceRecord",
+    "ResourceRegistry",
+    "SentinelRegistry",
+    "check_may_create",
+    "check_may_delete",
+    "check_same_workspace",
+]
+
+LIFECYCLE_LOGGER: Final = "sentinel_vectors.lifecycle"
+"""Logger that records every undo, and every undo that failed, at WARNING/ERROR."""
+
+VISIBILITIES: Final = frozenset({"private", "workspace"})
+"""The visibilities Sentinel knows for a new resource."""
+
+_log = logging.getLogger(LIFECYCLE_LOGGER)
+_T = TypeVar("_T")
+
+
+class ResourceConflictError(AccessDeniedError):
+    """The resource id is registered in another workspace, or to someone else.
+
+    Nothing was written or registered. Generate resource ids on the server
+    (``uuid.uuid4()``), never take them from the client.
+    """
+
+
+# --------------------------------------------------------------------------- identity side
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    """The identity service's record of a resource (ids in canonical string form)."""
+
+    resource_id: str
+    workspace_id: str
+    owner_id: str
+    visibility: str
+
+    @classmethod
+    def from_acl(cls, data: Mapping[str, Any]) -> ResourceRecord:
+        """Parse the JSON of ``GET /permissions/resource/...`` or ``POST .../register``."""
+        try:
+            return cls(
+                resource_id=canonical_uuid(data["resource_id"], what="resource_id"),
+                workspace_id=canonical_uuid(data["workspace_id"], what="workspace_id"),
+                owner_id=canonical_uuid(data["owner_id"], what="owner_id"),
+                visibility=str(data.get("visibility", "")),
+            )
+        except (KeyError, TypeError, InvalidInputError) as exc:
+            raise PermissionServiceError(
+                f"the identity service answered a resource record without valid ids: {exc}"
+            ) from exc
+
+
+class ResourceRegistry(Protocol):
+    """What the lifecycle needs of the identity service, for one resource type."""
+
+    async def lookup(self, resource_id: str) -> ResourceRecord | None:
+        """The resource's record, or ``None`` if it is not registered."""
+        ...
+
+    async def register(self, resource_id: str, visibility: str) -> ResourceRecord:
+        """Register the resource for the caller (an existing record is returned unchanged)."""
+        ...
+
+    async def deregister(self, resource_id: str) -> bool:
+        """Forget the resource and its shares; ``False`` if it was not registered."""
+        ...
+
+
+class PermissionsAPI(Protocol):
+    """The part of ``sentinel_auth.PermissionClient`` :class:`SentinelRegistry` calls."""
+
+    async def get_resource_acl(self, resource_type: str, resource_id: uuid.UUID) -> Any:
+        """``GET /permissions/resource/{service}/{type}/{id}``."""
+        ...
+
+    async def register_resource(
+        self,
+        resource_type: str,
+        resource_id: uuid.UUID,
+        workspace_id: uuid.UUID,
+        owner_id: uuid.UUID,
+        visibility: str = "workspace",
+    ) -> Any:
+        """``POST /permissions/register``."""
+        ...
+
+    async def deregister_resource(self, resource_type: str, resource_id: uuid.UUID) -> Any:
+        """``DELETE /permissions/resource/{service}/{type}/{id}``."""
+        ...
+
+
+class SentinelRegistry:
+    """:class:`ResourceRegistry` over the SDK's ``PermissionClient``, for one caller's scope.
+
+    The resource is registered in the scope's workspace with the scope's user as owner
+    (what ``RequestAuth.register_resource`` does). Every failure of the identity service
+    (HTTP error other than the 404 of an unknown resource, transport error, timeout after
+    ``scope.timeout`` seconds, malformed answer) raises :class:`PermissionServiceError`.
+    """
+
+    def __init__(self, permissions: PermissionsAPI, scope: Scope) -> None:
+        self._permissions = permissions
+        self._scope = scope
+
+    async def lookup(self, resource_id: str) -> ResourceRecord | None:
+        """The resource's record, or ``None`` on 404."""
+        data = await self._call(
+            "look up",
+            resource_id,
+            self._permissions.get_resource_acl(self._scope.resource_type, uuid.UUID(resource_id)),
+            missing_ok=True,
+        )
+        return None if data is None else ResourceRecord.from_acl(data)
+
+    async def register(self, resource_id: str, visibility: str) -> ResourceRecord:
+        """Register in the caller's workspace, owned by the caller."""
+        data = await self._call(
+            "register",
+            resource_id,
+            self._permissions.register_resource(
+                resource_type=self._scope.resource_type,
+                resource_id=uuid.UUID(resource_id),
+                workspace_id=uuid.UUID(self._scope.workspace_id),
+                owner_id=uuid.UUID(self._scope.user_id),
+                visibility=visibility,
+            ),
+        )
+        if not isinstance(data, Mapping):
+            raise PermissionServiceError("the identity service answered register with no record")
+        return ResourceRecord.from_acl(data)
+
+    async def deregister(self, resource_id: str) -> bool:
+        """Deregister; a 404 (already gone) returns ``False``."""
+        done = await self._call(
+            "deregister", resource_id, self._deregister(resource_id), missing_ok=True
+        )
+        return done is not None
+
+    async def _deregister(self, resource_id: str) -> bool:
+        await self._permissions.deregister_resource(
+            self._scope.resource_type, uuid.UUID(resource_id)
+        )
+        return True
+
+    async def _call(
+        self, what: str, resource_id: str, call: Awaitable[_T], *, missing_ok: bool = False
+    ) -> _T | None:
+        target = f"{self._scope.resource_type} {resource_id}"
+        try:
+            return await asyncio.wait_for(call, timeout=self._scope.timeout)
+        except SentinelError as exc:
+            if missing_ok and exc.status_code == 404:
+                return None
+            raise PermissionServiceError(
+                f"the identity service failed to {what} {target}: HTTP {exc.status_code}",
+                status_code=exc.status_code,
+            ) from exc
+        except TimeoutError as exc:
+            raise PermissionServiceError(
+                f"the identity service did not {what} {target} within {self._scope.timeout}s"
+            ) from exc
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise PermissionServiceError(
+                f"the identity service could not {what} {target}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_same_workspace(scope: Scope, record: ResourceRecord) -> None:
+    """A resource registered in another workspace is never touched from this one."""
+    if record.workspace_id != scope.workspace_id:
+        raise ResourceConflictError(
+            f"{scope.resource_type} {record.resource_id} is registered in another workspace; "
+            f"nothing was changed"
+        )
+
+
+def check_may_create(scope: Scope) -> None:
+    """Creating a new resource needs the ``editor`` role (the store's write rule, too)."""
+    if not scope.has_role("editor"):
+        raise AccessDeniedError(
+            f"creating a {scope.resource_type} needs the editor role or above; the caller is "
+            f"{scope.role!r}. Nothing was registered or written."
+        )
+
+
+def check_may_delete(scope: Scope, record: ResourceRecord) -> None:
+    """Deleting a resource needs to own it or be a workspace ``admin``/``owner``.
+
+    The same rule as sharing in Sentinel; ``deregister_resource`` itself only checks the
+    service key, so the rule has to be enforced by the caller of it: here.
+    """
+    check_same_workspace(scope, record)
+    if record.owner_id != scope.user_id and not scope.has_role("admin"):
+        raise AccessDeniedError(
+            f"only the owner or a workspace admin may delete {scope.resource_type} "
+            f"{record.resource_id}; nothing was deleted"
+        )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    """What :meth:`ResourceLifecycle.index_resource` did."""
+
+    resource_id: str
+    chunks: int
+    created: bool
+    """True if this call registered the resource (False: it was registered already)."""
+    record: ResourceRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    """What :meth:`ResourceLifecycle.delete_resource` did."""
+
+    resource_id: str
+    registered: bool
+    """True if the resource was registered when the call started (False: unknown id,
+    or a repeated delete); its chunks, if any were reachable, are removed either way."""
+
+
+class ResourceLifecycle:
+    """Index and delete resources for one caller: store and identity service in step.
+
+    Args:
+        index: the caller's scoped :class:`~sentinel_vectors.index.ChunkIndex`.
+        registry: the identity service for the same caller and resource type
+            (:class:`SentinelRegistry`).
+
+    The order of the steps and the state left by each failure are in the module
+    docstring and in ``docs/fastapi.md``.
+    """
+
+    def __init__(self, index: ChunkIndex, registry: ResourceRegistry) -> None:
+        self._index = index
+        self._registry = registry
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self._index.scope
+
+    async def index_resource(
+        self,
+        resource_id: str | uuid.UUID,
+        chunks: Sequence[Chunk],
+        *,
+        visibility: str = "workspace",
+    ) -> IndexResult:
+        """Register ``resource_id`` (if new) and write its chunks, replacing earlier ones.
+
+        ``visibility`` (``"private"`` or ``"workspace"``) applies when the resource is
+        created; an existing resource keeps its visibility (change it through the SDK).
+
+        Raises before anything is registered or written: :class:`InvalidInputError` for
+        bad chunks or visibility, :class:`AccessDeniedError` when the caller may not
+        create (role below editor) or edit (existing resource) it,
+        :class:`ResourceConflictError` when the id belongs to another workspace or owner,
+        :class:`PermissionServiceError` when the identity service fails. If writing the
+        chunks fails, a resource this call registered is unregistered again (chunks
+        first) and the write's error is raised, with a note saying what the undo did.
+        """
+        scope = self.scope
+        rid = canonical_uuid(resource_id, what="resource_id")
+        if visibility not in VISIBILITIES:
+            raise InvalidInputError(
+                f"visibility must be one of {sorted(VISIBILITIES)}, got {visibility!r}"
+            )
+        checked = check_chunks(chunks)
+        for i, chunk in enumerate(checked):
+            chunk_metadata(scope, rid, i, chunk)  # refuses reserved keys before any call
+        record = await self._registry.lookup(rid)
+        created = record is None
+        if record is None:
+            check_may_create(scope)
+            record = await self._registry.register(rid, visibility)
+            if record.workspace_id != scope.workspace_id or record.owner_id != scope.user_id:
+                # Registered by someone else between our lookup and our register: not ours.
+                raise ResourceConflictError(
+                    f"{scope.resource_type} {rid} was registered by someone else meanwhile; "
+                    f"nothing was written"
+                )
+        else:
+            check_same_workspace(scope, record)
+            edit = await scope.access("edit")
+            if not edit.allows(rid):
+                raise AccessDeniedError(
+                    f"the caller may not edit {scope.resource_type} {rid}; nothing was written"
+                )
+        try:
+            await self._index.put_chunks(rid, checked)
+        except Exception as exc:
+            if created:
+                await self._undo_create(rid, exc)
+            else:
+                exc.add_note(
+                    f"{scope.resource_type} {rid} stays registered; its chunks may be partly "
+                    f"replaced. Retry index_resource() to complete them."
+                )
+            raise
+        return IndexResult(resource_id=rid, chunks=len(checked), created=created, record=record)
+
+    async def delete_resource(self, resource_id: str | uuid.UUID) -> DeleteResult:
+        """Remove the resource's chunks, then deregister it.
+
+        Needs ownership or the workspace ``admin``/``owner`` role. A resource the identity
+        service does not know has nothing to deregister; chunks of it that the caller may
+        edit (only admins may edit unregistered resources) are still removed, and the
+        result says ``registered=False``. Every failure raises and leaves the resource
+        registered, so a retry picks up where this call stopped.
+        """
+        scope = self.scope
+        rid = canonical_uuid(resource_id, what="resource_id")
+        record = await self._registry.lookup(rid)
+        if record is not None:
+            check_may_delete(scope, record)
+        await self._index.remove_chunks(rid)
+        if record is not None:
+            try:
+                await self._registry.deregister(rid)
+            except Exception as exc:
+                exc.add_note(
+                    f"the chunks of {scope.resource_type} {rid} are removed but it is still "
+                    f"registered (with nothing to find). Retry delete_resource()."
+                )
+                raise
+        return DeleteResult(resource_id=rid, registered=record is not None)
+
+    async def _undo_create(self, rid: str, cause: Exception) -> None:
+        kind = self.scope.resource_type
+        _log.warning(
+            "sentinel-vectors: writing the chunks of a new %s failed; undoing its registration",
+            kind,
+            extra={"event": "sentinel_vectors.lifecycle.undo", "resource_id": rid},
+        )
+        try:
+            await self._index.remove_chunks(rid)
+        except Exception as exc:
+            _log.error(
+                "sentinel-vectors: undo could not remove chunks; the %s stays registered",
+                kind,
+                extra={"event": "sentinel_vectors.lifecycle.undo_failed", "resource_id": rid},
+            )
+            cause.add_note(
+                f"undo: removing the chunks of {kind} {rid} failed ({type(exc).__name__}: "
+                f"{exc}); it stays registered, so anything written stays under its ACL. "
+                f"Retry index_resource() or call delete_resource()."
+            )
+            return
+        try:
+            await self._registry.deregister(rid)
+        except Exception as exc:
+            _log.error(
+                "sentinel-vectors: undo removed the chunks but could not deregister the %s",
+                kind,
+                extra={"event": "sentinel_vectors.lifecycle.undo_failed", "resource_id": rid},
+            )
+            cause.add_note(
+                f"undo: the chunks of {kind} {rid} are removed but deregistering it failed "
+                f"({type(exc).__name__}: {exc}); it stays registered with nothing to find. "
+                f"Retry index_resource() or call delete_resource()."
+            )
+            return
+        cause.add_note(f"undo: {kind} {rid} was unregistered again; nothing was left behind")
