@@ -1,0 +1,48 @@
+"""Backend bindings: one small class per store that builds its scoped views per caller.
+
+A :class:`StoreBackend` is configured once (at start-up) with a native client or
+collection, and builds, for each request's auth context:
+
+- :meth:`~StoreBackend.scoped`: the backend's own scoped wrapper, with the native method
+  names (``ScopedCollection`` for Chroma, ``ScopedQdrantClient`` for Qdrant);
+- :meth:`~StoreBackend.index`: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex`
+  over that wrapper, which :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` and
+  backend-agnostic routes use.
+
+Each binding lives in its own module, imported only when used, so a missing adapter
+distribution costs nothing::
+
+    from sentinel_vectors.backends.chroma import ChromaBackend
+    from sentinel_vectors.backends.qdrant import QdrantBackend
+
+A new backend is one class with these two methods and a ``resource_type``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar, runtime_checkable
+
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.index import ChunkIndex
+
+__all__ = ["StoreBackend"]
+
+S_co = TypeVar("S_co", covariant=True)
+
+
+@runtime_checkable
+class StoreBackend(Protocol[S_co]):
+    """Builds a caller's scoped store (native-shaped) and chunk index for one collection."""
+
+    @property
+    def resource_type(self) -> str:
+        """The Sentinel resource type of the records' parents (``"document"``)."""
+        ...
+
+    def scoped(self, auth: AuthContext) -> S_co:
+        """The backend's scoped wrapper for ``auth`` (native method names)."""
+        ...
+
+    def index(self, auth: AuthContext) -> ChunkIndex:
+        """The backend-neutral chunk index for ``auth``, over :meth:`scoped`."""
+        ...

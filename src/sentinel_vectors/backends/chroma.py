@@ -1,0 +1,143 @@
+"""Chroma binding: ``ScopedCollection`` per caller, and a chunk index over it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sentinel_vectors import filters as F
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.index import (
+    CHUNK_INDEX_KEY,
+    CHUNK_OF_KEY,
+    Chunk,
+    Hit,
+    check_chunks,
+    chunk_id,
+    chunk_metadata,
+)
+from sentinel_vectors.scope import Scope, canonical_uuid
+from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors_chroma import ScopedCollection
+
+__all__ = ["ChromaBackend", "ChromaChunkIndex"]
+
+
+class ChromaBackend:
+    """One Chroma collection, scoped per caller.
+
+    Args:
+        collection: a ``chromadb`` ``Collection`` or ``AsyncCollection``, created with
+            ``embedding_function=None`` (the suite never embeds implicitly).
+        resource_type: the Sentinel resource type (``"document"``).
+        resource_key: the metadata key naming each chunk's resource.
+        options: further ``ScopedCollection`` keyword arguments (``timeout``, ``strategy``,
+            ``max_ids_per_query``).
+    """
+
+    def __init__(
+        self,
+        collection: Any,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        **options: Any,
+    ) -> None:
+        self.collection = collection
+        self._resource_type = resource_type
+        self._resource_key = resource_key
+        self._options = options
+
+    def __repr__(self) -> str:
+        name = getattr(self.collection, "name", "?")
+        return f"ChromaBackend(collection={name!r}, resource_type={self._resource_type!r})"
+
+    @property
+    def resource_type(self) -> str:
+        """The Sentinel resource type."""
+        return self._resource_type
+
+    def scoped(self, auth: AuthContext) -> ScopedCollection:
+        """A ``ScopedCollection`` for ``auth``."""
+        return ScopedCollection(
+            self.collection,
+            auth,
+            resource_type=self._resource_type,
+            resource_key=self._resource_key,
+            **self._options,
+        )
+
+    def index(self, auth: AuthContext) -> ChromaChunkIndex:
+        """The chunk index for ``auth``."""
+        return ChromaChunkIndex(self.scoped(auth))
+
+
+class ChromaChunkIndex:
+    """:class:`~sentinel_vectors.index.ChunkIndex` over a ``ScopedCollection``.
+
+    Texts go to Chroma's ``documents`` column; every call is a ``ScopedCollection`` call.
+    """
+
+    def __init__(self, store: ScopedCollection) -> None:
+        self.store = store
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self.store.scope
+
+    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
+        """Upsert chunks ``0..n-1``, then remove stored chunks ``n..`` of the resource."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        checked = check_chunks(chunks)
+        await self.store.upsert(
+            ids=[chunk_id(rid, i) for i in range(len(checked))],
+            embeddings=[list(c.embedding) for c in checked],
+            metadatas=[chunk_metadata(self.scope, rid, i, c) for i, c in enumerate(checked)],
+            documents=[c.text for c in checked],
+        )
+        await self.remove_chunks(rid, start=len(checked))
+
+    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
+        """Delete the resource's chunks from index ``start`` on (only editable ones)."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        flt: F.Filter = F.eq(CHUNK_OF_KEY, rid)
+        if start > 0:
+            flt = F.and_(flt, F.gte(CHUNK_INDEX_KEY, start))
+        result = await self.store.delete(where=flt)
+        return int(result["deleted"])
+
+    async def count_chunks(self, resource_id: str) -> int:
+        """How many chunks of the resource the caller may view."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        got = await self.store.get(where=F.eq(CHUNK_OF_KEY, rid), include=[])
+        return len(got["ids"])
+
+    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view (Chroma distances)."""
+        check_positive_int(k, what="k")
+        res = await self.store.query(
+            query_embeddings=[list(embedding)],
+            n_results=k,
+            include=["documents", "metadatas", "distances"],
+        )
+        key = self.scope.resource_key
+        hits: list[Hit] = []
+        for rid, doc, meta, dist in zip(
+            res["ids"][0],
+            res["documents"][0],
+            res["metadatas"][0],
+            res["distances"][0],
+            strict=True,
+        ):
+            metadata = dict(meta or {})
+            hits.append(
+                Hit(
+                    id=str(rid),
+                    resource_id=str(metadata.get(key, "")),
+                    text=doc or "",
+                    distance=float(dist),
+                    metadata=metadata,
+                )
+            )
+        return hits

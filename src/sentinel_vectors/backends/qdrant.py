@@ -1,0 +1,212 @@
+"""Qdrant binding: ``ScopedQdrantClient`` per caller, and a chunk index over one collection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+from sentinel_vectors import filters as F
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.errors import ReservedKeyError
+from sentinel_vectors.index import (
+    CHUNK_INDEX_KEY,
+    CHUNK_OF_KEY,
+    TEXT_KEY,
+    Chunk,
+    Hit,
+    check_chunks,
+    chunk_id,
+    chunk_metadata,
+)
+from sentinel_vectors.scope import Scope, canonical_uuid
+from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
+
+__all__ = ["QdrantBackend", "QdrantChunkIndex"]
+
+
+class QdrantBackend:
+    """One Qdrant collection, scoped per caller.
+
+    Args:
+        client: an ``AsyncQdrantClient`` (preferred) or ``QdrantClient``. Create the
+            collection first, e.g. with ``sentinel_vectors_qdrant.ensure_collection``.
+        collection_name: the collection holding the chunks.
+        resource_type: the Sentinel resource type (``"document"``).
+        resource_key: the payload key naming each chunk's resource.
+        vector_name: the named vector to write and search (``None``: the unnamed one).
+        options: further ``ScopedQdrantClient`` keyword arguments (``timeout``,
+            ``search_params``).
+
+    Chunk texts are stored in the payload under :data:`~sentinel_vectors.index.TEXT_KEY`.
+    """
+
+    def __init__(
+        self,
+        client: AsyncQdrantClient | QdrantClient,
+        collection_name: str,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        vector_name: str | None = None,
+        **options: Any,
+    ) -> None:
+        self.client = client
+        self.collection_name = collection_name
+        self.vector_name = vector_name
+        self._resource_type = resource_type
+        self._resource_key = resource_key
+        self._options = options
+        self._distance: models.Distance | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"QdrantBackend(collection_name={self.collection_name!r}, "
+            f"resource_type={self._resource_type!r})"
+        )
+
+    @property
+    def resource_type(self) -> str:
+        """The Sentinel resource type."""
+        return self._resource_type
+
+    def scoped(self, auth: AuthContext) -> ScopedQdrantClient:
+        """A ``ScopedQdrantClient`` for ``auth``."""
+        return ScopedQdrantClient(
+            self.client,
+            auth,
+            resource_type=self._resource_type,
+            resource_key=self._resource_key,
+            **self._options,
+        )
+
+    def index(self, auth: AuthContext) -> QdrantChunkIndex:
+        """The chunk index for ``auth``."""
+        return QdrantChunkIndex(
+            self.scoped(auth),
+            self.collection_name,
+            vector_name=self.vector_name,
+            distance=self.distance,
+        )
+
+    async def distance(self) -> models.Distance:
+        """The collection's distance metric (read once from Qdrant, then cached)."""
+        if self._distance is None:
+            if isinstance(self.client, AsyncQdrantClient):
+                info = await self.client.get_collection(self.collection_name)
+            else:
+                info = await asyncio.to_thread(self.client.get_collection, self.collection_name)
+            vectors = info.config.params.vectors
+            params = vectors.get(self.vector_name or "") if isinstance(vectors, dict) else vectors
+            if params is None:
+                raise ValueError(
+                    f"collection {self.collection_name!r} has no vector {self.vector_name!r}"
+                )
+            self._distance = params.distance
+        return self._distance
+
+
+class QdrantChunkIndex:
+    """:class:`~sentinel_vectors.index.ChunkIndex` over a ``ScopedQdrantClient``.
+
+    ``distance`` tells the collection's metric, to turn Qdrant's scores (larger is
+    closer for cosine and dot product) into distances (smaller is closer).
+    """
+
+    def __init__(
+        self,
+        client: ScopedQdrantClient,
+        collection_name: str,
+        *,
+        vector_name: str | None = None,
+        distance: Callable[[], Awaitable[models.Distance]] | None = None,
+    ) -> None:
+        self.client = client
+        self.collection_name = collection_name
+        self.vector_name = vector_name
+        self._distance = distance
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self.client.scope
+
+    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
+        """Upsert chunks ``0..n-1``, then remove stored chunks ``n..`` of the resource."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        checked = check_chunks(chunks)
+        points = []
+        for i, chunk in enumerate(checked):
+            if TEXT_KEY in chunk.metadata or ID_KEY in chunk.metadata:
+                raise ReservedKeyError(
+                    f"chunks[{i}].metadata may not set {TEXT_KEY!r} or {ID_KEY!r} on Qdrant: "
+                    f"they hold the chunk text and the point id"
+                )
+            payload = chunk_metadata(self.scope, rid, i, chunk)
+            payload[TEXT_KEY] = chunk.text
+            vector: Any = list(chunk.embedding)
+            if self.vector_name is not None:
+                vector = {self.vector_name: vector}
+            points.append(models.PointStruct(id=chunk_id(rid, i), vector=vector, payload=payload))
+        await self.client.upsert(self.collection_name, points)
+        await self.remove_chunks(rid, start=len(checked))
+
+    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
+        """Delete the resource's chunks from index ``start`` on (only editable ones).
+
+        Qdrant does not report how many points a delete removed: the number returned is
+        how many matching chunks the caller could view just before (exact for the owner
+        and admins, who may edit all they view).
+        """
+        rid = canonical_uuid(resource_id, what="resource_id")
+        flt: F.Filter = F.eq(CHUNK_OF_KEY, rid)
+        if start > 0:
+            flt = F.and_(flt, F.gte(CHUNK_INDEX_KEY, start))
+        found = await self.client.count(self.collection_name, count_filter=flt)
+        if found.count:
+            await self.client.delete(self.collection_name, flt)
+        return int(found.count)
+
+    async def count_chunks(self, resource_id: str) -> int:
+        """How many chunks of the resource the caller may view."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        found = await self.client.count(self.collection_name, count_filter=F.eq(CHUNK_OF_KEY, rid))
+        return int(found.count)
+
+    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view."""
+        check_positive_int(k, what="k")
+        metric = await self._distance() if self._distance is not None else None
+        res = await self.client.query_points(
+            self.collection_name,
+            query=list(embedding),
+            using=self.vector_name,
+            limit=k,
+            with_payload=True,
+        )
+        key = self.scope.resource_key
+        hits: list[Hit] = []
+        for point in res.points:
+            payload = dict(point.payload or {})
+            text = payload.pop(TEXT_KEY, "")
+            hits.append(
+                Hit(
+                    id=str(point.id),
+                    resource_id=str(payload.get(key, "")),
+                    text=str(text),
+                    distance=_as_distance(metric, float(point.score)),
+                    metadata=payload,
+                )
+            )
+        return hits
+
+
+def _as_distance(metric: models.Distance | None, score: float) -> float:
+    if metric == models.Distance.COSINE:
+        return 1.0 - score
+    if metric == models.Distance.DOT:
+        return -score
+    return score  # Euclid and Manhattan scores are distances already
