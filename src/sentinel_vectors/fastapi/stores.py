@@ -1,0 +1,193 @@
+"""Named stores configured at start-up, and the dependencies that scope them per request.
+
+At start-up (in the lifespan) the app builds one :class:`VectorStores` with its
+``PermissionClient`` and one :class:`~sentinel_vectors.backends.StoreBackend` per named
+collection, and installs it on ``app.state``. Routes then ask for what they need by
+name; the dependency builds it from the request's ``RequestAuth``::
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        permissions = PermissionClient(url, "docs-service", service_key)
+        stores = VectorStores(permissions)
+        stores.add("documents", ChromaBackend(collection, resource_type="document"))
+        stores.install(app)
+        yield
+        await permissions.close()
+
+    @app.get("/search")
+    async def search(docs: ScopedCollection = Depends(scoped_store("documents"))):
+        return await docs.query(query_embeddings=[...], n_results=5)
+
+The request's ``RequestAuth`` comes from the SDK: by default from
+``sentinel_auth.dependencies.get_request_auth_factory`` with the installed
+``PermissionClient``; pass ``auth=`` to use your own dependency (``Sentinel.get_auth``).
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Final
+
+from fastapi import Depends, FastAPI, Request
+from sentinel_auth import PermissionClient, RequestAuth
+from sentinel_auth.dependencies import get_current_user, get_request_auth_factory
+from sentinel_auth.types import AuthenticatedUser
+from starlette.datastructures import State
+
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry
+
+__all__ = [
+    "STATE_ATTR",
+    "VectorStores",
+    "get_vector_stores",
+    "request_auth",
+    "resource_lifecycle",
+    "scoped_index",
+    "scoped_store",
+]
+
+STATE_ATTR: Final = "sentinel_vectors"
+"""The ``app.state`` attribute :meth:`VectorStores.install` sets."""
+
+AuthDependency = Callable[..., Any]
+"""A FastAPI dependency returning the request's auth context (``RequestAuth``)."""
+
+
+class VectorStores:
+    """The app's named stores, built once at start-up.
+
+    Args:
+        permissions: the app's ``sentinel_auth.PermissionClient`` (``Sentinel.permissions``
+            if you use the ``Sentinel`` class). The default auth dependency builds each
+            request's ``RequestAuth`` with it, and the resource lifecycle registers and
+            deregisters resources through it.
+    """
+
+    def __init__(self, permissions: PermissionClient | None = None) -> None:
+        self.permissions = permissions
+        self._backends: dict[str, StoreBackend[Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"VectorStores({sorted(self._backends)})"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._backends
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._backends)
+
+    def add(self, name: str, backend: StoreBackend[Any]) -> None:
+        """Register ``backend`` under ``name`` (once per name)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError("a store name must be a non-empty string")
+        if name in self._backends:
+            raise ValueError(f"a store named {name!r} is already configured")
+        if not isinstance(backend, StoreBackend):
+            raise TypeError(
+                f"{type(backend).__name__} is not a StoreBackend: it needs resource_type, "
+                f"scoped(auth) and index(auth) (see sentinel_vectors.backends)"
+            )
+        self._backends[name] = backend
+
+    def backend(self, name: str) -> StoreBackend[Any]:
+        """The backend configured under ``name``."""
+        try:
+            return self._backends[name]
+        except KeyError:
+            known = ", ".join(sorted(self._backends)) or "none"
+            raise LookupError(
+                f"no vector store named {name!r} is configured (configured: {known}); "
+                f"call VectorStores.add({name!r}, ...) at start-up"
+            ) from None
+
+    def scoped(self, name: str, auth: AuthContext) -> Any:
+        """The backend's scoped wrapper of ``name`` for ``auth``."""
+        return self.backend(name).scoped(auth)
+
+    def index(self, name: str, auth: AuthContext) -> ChunkIndex:
+        """The chunk index of ``name`` for ``auth``."""
+        return self.backend(name).index(auth)
+
+    def lifecycle(self, name: str, auth: AuthContext) -> ResourceLifecycle:
+        """The resource lifecycle of ``name`` for ``auth`` (needs ``permissions``)."""
+        if self.permissions is None:
+            raise RuntimeError(
+                "VectorStores(permissions=...) is required for the resource lifecycle: it "
+                "registers and deregisters resources with the identity service"
+            )
+        index = self.index(name, auth)
+        return ResourceLifecycle(index, SentinelRegistry(self.permissions, index.scope))
+
+    def install(self, app: FastAPI) -> None:
+        """Put these stores on ``app.state`` for the dependencies of this module."""
+        setattr(app.state, STATE_ATTR, self)
+
+
+def get_vector_stores(request: Request) -> VectorStores:
+    """The :class:`VectorStores` installed on the request's app (a dependency, too)."""
+    state: State = request.app.state
+    stores = getattr(state, STATE_ATTR, None)
+    if not isinstance(stores, VectorStores):
+        raise RuntimeError(
+            "no VectorStores installed on app.state: build one in the lifespan and call "
+            "stores.install(app)"
+        )
+    return stores
+
+
+def request_auth(
+    request: Request, user: Annotated[AuthenticatedUser, Depends(get_current_user)]
+) -> RequestAuth:
+    """The request's ``RequestAuth``, built by the SDK's ``get_request_auth_factory``.
+
+    Uses the ``PermissionClient`` of the installed :class:`VectorStores`. Depend on this
+    in a route to get the same object the store dependencies use (FastAPI builds it once
+    per request, so ``accessible()`` answers are shared).
+    """
+    stores = get_vector_stores(request)
+    if stores.permissions is None:
+        raise RuntimeError("VectorStores(permissions=...) is required to build RequestAuth")
+    factory = get_request_auth_factory(permissions=stores.permissions)
+    auth: RequestAuth = factory(request, user)
+    return auth
+
+
+def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., Any]:
+    """Dependency: the backend's scoped wrapper named ``name``, for this request.
+
+    ``docs: ScopedCollection = Depends(scoped_store("documents"))``. ``auth`` is the
+    dependency that yields the request's ``RequestAuth`` (default :func:`request_auth`;
+    or ``Sentinel.get_auth``: read that property once and reuse the same callable, so
+    FastAPI builds one ``RequestAuth`` per request).
+    """
+
+    def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
+        return get_vector_stores(request).scoped(name, ctx)
+
+    dependency.__name__ = f"scoped_store_{name}"
+    return dependency
+
+
+def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
+    """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
+
+    def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
+        return get_vector_stores(request).index(name, ctx)
+
+    dependency.__name__ = f"scoped_index_{name}"
+    return dependency
+
+
+def resource_lifecycle(
+    name: str, *, auth: AuthDependency = request_auth
+) -> Callable[..., ResourceLifecycle]:
+    """Dependency: the :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` of ``name``."""
+
+    def dependency(
+        request: Request, ctx: Annotated[AuthContext, Depends(auth)]
+    ) -> ResourceLifecycle:
+        return get_vector_stores(request).lifecycle(name, ctx)
+
+    dependency.__name__ = f"resource_lifecycle_{name}"
+    return dependency
