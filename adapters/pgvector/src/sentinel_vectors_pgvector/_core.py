@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
-from sentinel_vectors.filters import Filter, parse_where
+from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
 from sentinel_vectors.validation import (
@@ -141,6 +141,7 @@ class StoreCore:
         *,
         distance: Distance,
         search: SearchSettings,
+        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
     ) -> None:
         self.scope = scope
         self.model = model
@@ -170,7 +171,7 @@ class StoreCore:
                 f"{self.table.name}'s primary key must be (workspace_id, id), got {sorted(pk)}: "
                 f"ids must never collide across workspaces (invariant 3)"
             )
-        self.compiler = SqlFilterCompiler(
+        self.compiler: FilterCompiler[ColumnElement[bool]] = compiler or SqlFilterCompiler(
             self.c_meta,
             {WORKSPACE_KEY: self.c_ws, OWNER_KEY: self.c_owner, scope.resource_key: self.c_res},
         )

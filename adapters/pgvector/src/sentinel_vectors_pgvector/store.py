@@ -18,12 +18,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Concatenate
 
 import anyio.from_thread
-from sqlalchemy import Engine, Select
+from sqlalchemy import ColumnElement, Engine, Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import InvalidInputError
+from sentinel_vectors.filters import FilterCompiler
 from sentinel_vectors.scope import Access, Action, Scope
 from sentinel_vectors.validation import as_id_list, check_positive_int
 from sentinel_vectors_pgvector._core import (
@@ -64,12 +65,13 @@ class _Base:
         iterative_scan: IterativeScan = "relaxed_order",
         ef_search: int | None = None,
         max_scan_tuples: int | None = None,
+        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
     ) -> None:
         scope = Scope.of(
             auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
         )
         settings = SearchSettings(iterative_scan, ef_search, max_scan_tuples)
-        self._core = StoreCore(scope, model, distance=distance, search=settings)
+        self._core = StoreCore(scope, model, distance=distance, search=settings, compiler=compiler)
 
     @property
     def scope(self) -> Scope:
@@ -115,6 +117,8 @@ class ScopedVectorStore(_Base):
         timeout: seconds to wait for the permission service before failing closed.
         iterative_scan, ef_search, max_scan_tuples: HNSW settings of every query
             (``SET LOCAL``), see :class:`SearchSettings`.
+        compiler: the filter compiler (a seam for tests and extensions); the default
+            is :class:`~sentinel_vectors_pgvector.SqlFilterCompiler` over the table.
 
     Nothing of the engine or session is reachable through the store.
     """
@@ -132,6 +136,7 @@ class ScopedVectorStore(_Base):
         iterative_scan: IterativeScan = "relaxed_order",
         ef_search: int | None = None,
         max_scan_tuples: int | None = None,
+        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
     ) -> None:
         super().__init__(
             auth,
@@ -143,6 +148,7 @@ class ScopedVectorStore(_Base):
             iterative_scan=iterative_scan,
             ef_search=ef_search,
             max_scan_tuples=max_scan_tuples,
+            compiler=compiler,
         )
         if not isinstance(bind, AsyncEngine | AsyncSession):
             raise InvalidInputError(
@@ -357,6 +363,7 @@ class SyncScopedVectorStore(_Base):
         iterative_scan: IterativeScan = "relaxed_order",
         ef_search: int | None = None,
         max_scan_tuples: int | None = None,
+        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
         portal: anyio.from_thread.BlockingPortal | None = None,
     ) -> None:
         super().__init__(
@@ -369,6 +376,7 @@ class SyncScopedVectorStore(_Base):
             iterative_scan=iterative_scan,
             ef_search=ef_search,
             max_scan_tuples=max_scan_tuples,
+            compiler=compiler,
         )
         if not isinstance(bind, Engine | Session):
             raise InvalidInputError(
