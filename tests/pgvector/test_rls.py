@@ -167,7 +167,7 @@ def test_rls_ddl_quotes_identifiers(chunks: Table) -> None:
     ddl = [str(s) for s in enable_rls(chunks, role="app", force=True)]
     assert ddl[0] == f'ALTER TABLE "{chunks.name}" ENABLE ROW LEVEL SECURITY'
     assert (
-        "TO \"app\" USING (workspace_id = NULLIF(current_setting('sentinel.workspace_id', true), '')::uuid)"
-        in ddl[2]
+        'TO "app" USING (workspace_id = '
+        "NULLIF(current_setting('sentinel.workspace_id', true), '')::uuid)" in ddl[2]
     )
     assert ddl[-1].endswith("FORCE ROW LEVEL SECURITY")
