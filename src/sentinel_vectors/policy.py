@@ -17,7 +17,7 @@ An adapter only compiles filters and calls its native client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,6 +267,27 @@ class TenancyPolicy:
             return set()
         return {r for r in resources if r not in edit.resource_ids}
 
+    async def existing_resources(
+        self,
+        edit: Access,
+        resources: Iterable[str],
+        probe: Callable[[set[str]], Awaitable[set[str]]],
+    ) -> set[str]:
+        """The resources of a write that already exist and the caller cannot edit.
+
+        ``probe`` is the adapter's "which of these have chunks in the workspace?". A
+        resource with no chunks may still be registered with Sentinel (someone else's
+        empty private document): those are found with :meth:`Scope.registered`, so an
+        editor cannot plant chunks into them. Pass the result to :meth:`authorize_write`.
+        """
+        candidates = self.resources_to_probe(edit, resources)
+        if not candidates or not self.scope.has_role("editor"):
+            # Viewers are refused for every non-editable resource anyway.
+            return candidates
+        existing = set(await probe(candidates))
+        registered = await self.scope.registered(candidates - existing)
+        return existing | (registered or set())
+
     def authorize_write(
         self,
         edit: Access,
@@ -280,7 +301,8 @@ class TenancyPolicy:
         - Records that already exist (``existing``) may be replaced or removed only if
           their resource is editable (``accessible(type, "edit")`` or full access).
         - Chunks of an existing resource (one in ``populated``: it has chunks in this
-          workspace) need edit access to it.
+          workspace or is registered with Sentinel, see :meth:`existing_resources`) need
+          edit access to it.
         - Chunks of a new resource may be created by ``editor`` and above.
         """
         if edit.full:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -172,6 +173,38 @@ class Scope:
                 status_code=status if isinstance(status, int) else None,
             ) from exc
         return _parse_answer(action, answer)
+
+    async def registered(self, resource_ids: Iterable[str]) -> set[str] | None:
+        """Which of ``resource_ids`` the identity service has registered; fail closed.
+
+        Uses ``get_resource_acl`` when the auth context has it (``RequestAuth`` does): a
+        404 means "not registered", any other failure raises
+        :class:`PermissionServiceError`. Returns ``None`` when the auth context cannot
+        tell, so callers fall back to what the store knows.
+        """
+        lookup = getattr(self.auth, "get_resource_acl", None)
+        if lookup is None:
+            return None
+        known: set[str] = set()
+        for rid in sorted(resource_ids):
+            try:
+                await asyncio.wait_for(
+                    lookup(self.resource_type, uuid.UUID(rid)), timeout=self.timeout
+                )
+            except TimeoutError as exc:
+                raise PermissionServiceError(
+                    f"the permission service did not answer for resource {rid} within "
+                    f"{self.timeout}s; the write was refused (fail closed)"
+                ) from exc
+            except Exception as exc:
+                if getattr(exc, "status_code", None) == 404:
+                    continue
+                raise PermissionServiceError(
+                    f"the permission service failed looking up resource {rid}: {exc}; "
+                    f"the write was refused (fail closed)"
+                ) from exc
+            known.add(rid)
+        return known
 
 
 def _parse_answer(action: Action, answer: object) -> Access:

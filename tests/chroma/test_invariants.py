@@ -304,6 +304,40 @@ async def test_invariant_4_editor_may_create_a_new_resource(
     assert sorted(visible["ids"]) == ["n1", "n2", "public"]
 
 
+@pytest.mark.invariant(4)
+async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_resource(
+    world: World, chroma_collection: Any
+) -> None:
+    # Someone else's private document, registered with Sentinel, with no chunks yet.
+    empty_private = world.t.resource(world.owner, "private")
+    before = await native_ids(chroma_collection)
+    docs = store(chroma_collection, world.editor)
+    with pytest.raises(AccessDeniedError):
+        await docs.add(
+            ids=["planted"], embeddings=[NEAR], metadatas=[{"resource_id": empty_private}]
+        )
+    assert await native_ids(chroma_collection) == before
+
+
+@pytest.mark.invariant(6)
+async def test_invariant_6_registry_lookup_failure_refuses_the_write(
+    world: World, chroma_collection: Any
+) -> None:
+    docs = store(chroma_collection, world.t.fresh(world.editor))
+    before = await native_ids(chroma_collection)
+    # accessible() answers; the following registry lookup fails.
+    await docs.scope.access("edit")  # warm the request's accessible() cache
+    world.t.running.emulator.fail_with_status = 503
+    try:
+        with pytest.raises(PermissionServiceError):
+            await docs.add(
+                ids=["new"], embeddings=[NEAR], metadatas=[{"resource_id": str(uuid.uuid4())}]
+            )
+    finally:
+        world.t.running.emulator.fail_with_status = None
+    assert await native_ids(chroma_collection) == before
+
+
 # -- invariant 5 -------------------------------------------------------------------
 
 

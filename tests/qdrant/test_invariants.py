@@ -536,6 +536,21 @@ async def test_invariant_4_filtered_writes_reach_only_editable_points(
 
 
 @pytest.mark.invariant(4)
+async def test_invariant_4_editor_cannot_plant_points_in_a_registered_empty_resource(
+    world: World, qdrant: Store
+) -> None:
+    empty_private = world.t.resource(world.owner, "private")  # someone else's, no points yet
+    before = ids((await scoped(qdrant, world.admin).scroll(qdrant.name))[0])
+    editor = scoped(qdrant, world.t.fresh(world.editor))
+    with pytest.raises(AccessDeniedError):
+        await editor.upsert(
+            qdrant.name,
+            [models.PointStruct(id=50, vector=vec(1), payload={"resource_id": empty_private})],
+        )
+    assert same(ids((await scoped(qdrant, world.admin).scroll(qdrant.name))[0]), before)
+
+
+@pytest.mark.invariant(4)
 async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     world: World, qdrant: Store
 ) -> None:
@@ -545,6 +560,8 @@ async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     await editor.set_payload(qdrant.name, {"edited": 1}, [1])
     own_doc = world.t.resource(world.editor, "private")  # registered, no points yet
     unregistered = str(uuid.uuid4())  # a new resource Sentinel does not know (yet)
+    # A new request: this one's accessible() answer predates own_doc's registration.
+    editor = scoped(qdrant, world.t.fresh(world.editor))
     await editor.upsert(
         qdrant.name,
         [

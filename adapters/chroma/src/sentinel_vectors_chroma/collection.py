@@ -417,7 +417,7 @@ class ScopedCollection:
         existing = {i: stored[pid] for i, pid in enumerate(pids) if pid in stored}
         stamped = self._policy.stamp(metas, edit, existing)
         resources = {m[self.scope.resource_key] for m in stamped}
-        populated = await self._populated(self._policy.resources_to_probe(edit, resources))
+        populated = await self._policy.existing_resources(edit, resources, self._populated)
         self._policy.authorize_write(
             edit, resources=resources, existing=existing.values(), populated=populated
         )

@@ -16,6 +16,7 @@ module validates Qdrant arguments, compiles filters and calls the native client.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1162,8 +1163,8 @@ class ScopedQdrantClient:
         }
         stamped = self._policy.stamp([p.payload for p in prepared], edit, existing)
         resources = {str(m[self.scope.resource_key]) for m in stamped}
-        populated = await self._populated(
-            collection_name, self._policy.resources_to_probe(edit, resources)
+        populated = await self._policy.existing_resources(
+            edit, resources, functools.partial(self._populated, collection_name)
         )
         self._policy.authorize_write(
             edit, resources=resources, existing=existing.values(), populated=populated
