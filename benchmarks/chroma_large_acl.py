@@ -47,14 +47,18 @@ async def main(n_chunks: int, repeats: int) -> list[dict[str, Any]]:
         for rid in resources:
             sentinel.emulator.register("document", rid, ws, owner.user_id, visibility="private")
         perms = sentinel.permission_client()
-        writer = ScopedCollection(col, request_auth(owner, owner_token, perms), resource_type="document")
+        writer = ScopedCollection(
+            col, request_auth(owner, owner_token, perms), resource_type="document"
+        )
         vectors = rng.normal(size=(n_chunks, DIM)).astype(np.float32)
         for start in range(0, n_chunks, 2000):
             end = min(start + 2000, n_chunks)
             await writer.add(
                 ids=[f"c{i}" for i in range(start, end)],
                 embeddings=vectors[start:end],
-                metadatas=[{"resource_id": str(resources[i % len(resources)])} for i in range(start, end)],
+                metadatas=[
+                    {"resource_id": str(resources[i % len(resources)])} for i in range(start, end)
+                ],
             )
         queries = rng.normal(size=(repeats, DIM)).tolist()
 
@@ -74,7 +78,9 @@ async def main(n_chunks: int, repeats: int) -> list[dict[str, Any]]:
                 if max_ids > n_ids and max_ids != 2_500 and n_ids < 2_500:
                     continue
                 auth = request_auth(viewer, token, perms)
-                docs = ScopedCollection(col, auth, resource_type="document", max_ids_per_query=max_ids)
+                docs = ScopedCollection(
+                    col, auth, resource_type="document", max_ids_per_query=max_ids
+                )
                 await docs.query(query_embeddings=[queries[0]], n_results=10)  # warm accessible()
                 samples = []
                 for q in queries:
@@ -83,8 +89,16 @@ async def main(n_chunks: int, repeats: int) -> list[dict[str, Any]]:
                     samples.append(time.perf_counter() - t)
                 ms = median_ms(samples)
                 n_q = -(-n_ids // max_ids)
-                rows.append({"ids": n_ids, "max_ids": max_ids, "queries": n_q, "median_ms": ms,
-                             "floor_ms": base, "ratio": round(ms / base, 2)})
+                rows.append(
+                    {
+                        "ids": n_ids,
+                        "max_ids": max_ids,
+                        "queries": n_q,
+                        "median_ms": ms,
+                        "floor_ms": base,
+                        "ratio": round(ms / base, 2),
+                    }
+                )
                 print(f"{n_ids:>8} {max_ids:>8} {n_q:>8} {ms:>10} {ms / base:>8.2f}")
         await perms.close()
     RESULTS.mkdir(exist_ok=True)
