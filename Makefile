@@ -5,7 +5,7 @@ setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
-	.venv/bin/python examples/quickstart.py
+	.venv/bin/python examples/quickstart.py $(ARGS)
 
 test: setup
 	.venv/bin/pytest

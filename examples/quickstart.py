@@ -4,15 +4,17 @@ Runs fully offline on embedded defaults: Chroma's PersistentClient in a temp dir
 test kit's Sentinel permission-service emulator on a local port, with real RS256 tokens
 and the SDK's real ``PermissionClient`` and ``RequestAuth``.
 
-    python examples/quickstart.py
+    python examples/quickstart.py [--backend chroma|qdrant]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import hashlib
 import tempfile
 import uuid
+from typing import Any
 
 import chromadb
 import numpy as np
@@ -35,7 +37,93 @@ def embed(text: str) -> list[float]:
     return list(vec / (np.linalg.norm(vec) or 1.0))
 
 
-async def main() -> None:
+class ChromaDemo:
+    """Embedded Chroma (PersistentClient in a temp dir) behind ScopedCollection."""
+
+    def __init__(self, path: str) -> None:
+        client = chromadb.PersistentClient(path=path)
+        self.collection = client.create_collection("docs", embedding_function=None)
+
+    async def write(
+        self,
+        auth: Any,
+        ids: list[str],
+        vectors: list[list[float]],
+        resources: list[str],
+        texts: list[str],
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        await ScopedCollection(self.collection, auth, resource_type="document").add(
+            ids=ids,
+            embeddings=vectors,
+            metadatas=[{"resource_id": r, **(extra or {})} for r in resources],
+            documents=texts,
+        )
+
+    async def search(self, auth: Any, vector: list[float], k: int) -> list[str]:
+        docs = ScopedCollection(self.collection, auth, resource_type="document")
+        return list((await docs.query(query_embeddings=[vector], n_results=k))["ids"][0])
+
+    def raw_search(self, vector: list[float], k: int) -> list[str]:
+        raw = self.collection.query(query_embeddings=[vector], n_results=k)
+        return list(raw["documents"][0])
+
+    def raw_count(self) -> int:
+        return int(self.collection.count())
+
+
+class QdrantDemo:
+    """Embedded Qdrant (QdrantClient(path=...)) behind ScopedQdrantClient."""
+
+    def __init__(self, path: str) -> None:
+        from qdrant_client import QdrantClient, models
+
+        self.models = models
+        self.client = QdrantClient(path=path)
+        self.client.create_collection(
+            "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        )
+
+    def _scoped(self, auth: Any) -> Any:
+        from sentinel_vectors_qdrant import ScopedQdrantClient
+
+        return ScopedQdrantClient(self.client, auth, resource_type="document")
+
+    async def write(
+        self,
+        auth: Any,
+        ids: list[str],
+        vectors: list[list[float]],
+        resources: list[str],
+        texts: list[str],
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        points = [
+            self.models.PointStruct(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, i)),
+                vector=v,
+                payload={"resource_id": r, "name": i, "text": t, **(extra or {})},
+            )
+            for i, v, r, t in zip(ids, vectors, resources, texts, strict=True)
+        ]
+        await self._scoped(auth).upsert("docs", points)
+
+    async def search(self, auth: Any, vector: list[float], k: int) -> list[str]:
+        hits = await self._scoped(auth).query_points("docs", query=vector, limit=k)
+        return [p.payload["name"] for p in hits.points]
+
+    def raw_search(self, vector: list[float], k: int) -> list[str]:
+        hits = self.client.query_points("docs", query=vector, limit=k, with_payload=True)
+        return [p.payload["text"] for p in hits.points if p.payload]
+
+    def raw_count(self) -> int:
+        return int(self.client.count("docs").count)
+
+
+BACKENDS: dict[str, Any] = {"chroma": ChromaDemo, "qdrant": QdrantDemo}
+
+
+async def main(backend_name: str) -> None:
     with run_emulator() as sentinel, tempfile.TemporaryDirectory() as data:
         perms = sentinel.permission_client()
         emulator = sentinel.emulator
@@ -56,9 +144,9 @@ async def main() -> None:
             person("admin", ws_acme, "ada (admin)"),
             person("admin", ws_globex, "gus (Globex admin)"),
         ]
-        _, ana, ana_token = people[0]
+        _, ana, _ = people[0]
         _, val, _ = people[3]
-        _, gus, gus_token = people[5]
+        _, gus, _ = people[5]
 
         docs = {
             "private-plan": ("private", "revenue forecast draft for next quarter"),
@@ -74,60 +162,54 @@ async def main() -> None:
         globex_doc = uuid.uuid4()
         emulator.register("document", globex_doc, ws_globex, gus.user_id, visibility="workspace")
 
-        client = chromadb.PersistentClient(path=data)
-        collection = client.create_collection("docs", embedding_function=None)
+        backend = BACKENDS[backend_name](data)
+        auth_of = {name: request_auth(user, token, perms) for name, user, token in people}
+        ana_auth = auth_of[people[0][0]]
+        gus_auth = auth_of[people[5][0]]
 
         # Ana indexes Acme's documents; Gus indexes Globex's, with a near-identical text.
-        ana_docs = ScopedCollection(
-            collection, request_auth(ana, ana_token, perms), resource_type="document"
+        await backend.write(
+            ana_auth,
+            list(docs),
+            [embed(text) for _, text in docs.values()],
+            [str(ids[name]) for name in docs],
+            [text for _, text in docs.values()],
         )
-        await ana_docs.add(
-            ids=list(docs),
-            embeddings=[embed(text) for _, text in docs.values()],
-            metadatas=[{"resource_id": str(ids[name])} for name in docs],
-            documents=[text for _, text in docs.values()],
-        )
-        gus_docs = ScopedCollection(
-            collection, request_auth(gus, gus_token, perms), resource_type="document"
-        )
-        await gus_docs.add(
-            ids=["globex-forecast"],
-            embeddings=[embed("quarterly revenue forecast for Globex")],
-            metadatas=[{"resource_id": str(globex_doc)}],
-            documents=["quarterly revenue forecast for Globex"],
+        globex_text = "quarterly revenue forecast for Globex"
+        await backend.write(
+            gus_auth, ["globex-forecast"], [embed(globex_text)], [str(globex_doc)], [globex_text]
         )
 
         columns = [*docs, "globex-forecast"]
-        print(f'Query: "{QUERY}" (top 10), one Chroma collection, {collection.count()} chunks\n')
+        print(f'Query: "{QUERY}" (top 10), one {backend_name} collection, 5 chunks\n')
         header = f"{'who':<34}" + "".join(f"{c:>17}" for c in columns)
         print(header)
         print("-" * len(header))
-        for name, user, token in people:
-            scoped = ScopedCollection(
-                collection, request_auth(user, token, perms), resource_type="document"
-            )
-            hits = await scoped.query(query_embeddings=[embed(QUERY)], n_results=10)
-            seen = set(hits["ids"][0])
+        for name, _, _ in people:
+            seen = set(await backend.search(auth_of[name], embed(QUERY), 10))
             print(f"{name:<34}" + "".join(f"{'sees' if c in seen else '-':>17}" for c in columns))
 
-        raw = collection.query(query_embeddings=[embed(QUERY)], n_results=3)
         print("\nThe same query on the bare collection, with no tenancy filter, starts with:")
-        print(f"  {[doc for doc in raw['documents'][0]]}  <- Globex's text leaks into Acme")
+        print(f"  {backend.raw_search(embed(QUERY), 3)}  <- Globex's text leaks into Acme")
 
         print("\nA write that forges another workspace is refused, and nothing is written:")
-        before = collection.count()
+        before = backend.raw_count()
         try:
-            await ana_docs.add(
-                ids=["planted"],
-                embeddings=[embed(QUERY)],
-                metadatas=[{"resource_id": str(ids["team-wiki"]), "workspace_id": str(ws_globex)}],
-                documents=["planted into Globex"],
+            await backend.write(
+                ana_auth,
+                ["planted"],
+                [embed(QUERY)],
+                [str(ids["team-wiki"])],
+                ["planted into Globex"],
+                extra={"workspace_id": str(ws_globex)},
             )
         except ReservedKeyError as exc:
             print(f"  ReservedKeyError: {exc}")
-        print(f"  chunks before: {before}, after: {collection.count()}")
+        print(f"  chunks before: {before}, after: {backend.raw_count()}")
         await perms.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description="Who sees what, on an embedded vector store.")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="chroma")
+    asyncio.run(main(parser.parse_args().backend))
