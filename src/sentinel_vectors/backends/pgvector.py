@@ -1,0 +1,132 @@
+"""pgvector binding: ``ScopedVectorStore`` per caller, and a chunk index over its table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sentinel_vectors import filters as F
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.index import (
+    CHUNK_INDEX_KEY,
+    CHUNK_OF_KEY,
+    Chunk,
+    Hit,
+    check_chunks,
+    chunk_id,
+    chunk_metadata,
+)
+from sentinel_vectors.scope import Scope, canonical_uuid
+from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors_pgvector import ScopedVectorStore
+
+__all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
+
+
+class PgvectorBackend:
+    """One pgvector chunk table, scoped per caller.
+
+    Args:
+        engine: an ``AsyncEngine`` (asyncpg).
+        model: the chunk table (``chunk_table(...)`` or a ``ChunkMixin`` class).
+        resource_type: the Sentinel resource type (``"document"``).
+        resource_key: the resource column.
+        options: further ``ScopedVectorStore`` keyword arguments (``distance``,
+            ``timeout``, ``iterative_scan``, ``ef_search``, ...).
+
+    Chunk texts go to the ``document`` column, bookkeeping keys to the JSONB metadata.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        model: object,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        **options: Any,
+    ) -> None:
+        self.engine = engine
+        self.model = model
+        self._resource_type = resource_type
+        self._resource_key = resource_key
+        self._options = options
+
+    def __repr__(self) -> str:
+        name = getattr(self.model, "name", getattr(self.model, "__tablename__", "?"))
+        return f"PgvectorBackend(table={name!r}, resource_type={self._resource_type!r})"
+
+    @property
+    def resource_type(self) -> str:
+        """The Sentinel resource type."""
+        return self._resource_type
+
+    def scoped(self, auth: AuthContext) -> ScopedVectorStore:
+        """A ``ScopedVectorStore`` for ``auth``."""
+        return ScopedVectorStore(
+            self.engine,
+            auth,
+            model=self.model,
+            resource_type=self._resource_type,
+            resource_key=self._resource_key,
+            **self._options,
+        )
+
+    def index(self, auth: AuthContext) -> PgvectorChunkIndex:
+        """The chunk index for ``auth``."""
+        return PgvectorChunkIndex(self.scoped(auth))
+
+
+class PgvectorChunkIndex:
+    """:class:`~sentinel_vectors.index.ChunkIndex` over a ``ScopedVectorStore``."""
+
+    def __init__(self, store: ScopedVectorStore) -> None:
+        self.store = store
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self.store.scope
+
+    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
+        """Upsert chunks ``0..n-1``, then remove stored chunks ``n..`` of the resource."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        checked = check_chunks(chunks)
+        await self.store.upsert(
+            ids=[chunk_id(rid, i) for i in range(len(checked))],
+            embeddings=[list(c.embedding) for c in checked],
+            metadatas=[chunk_metadata(self.scope, rid, i, c) for i, c in enumerate(checked)],
+            documents=[c.text for c in checked],
+        )
+        await self.remove_chunks(rid, start=len(checked))
+
+    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
+        """Delete the resource's chunks from index ``start`` on (only editable ones)."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        flt: F.Filter = F.eq(CHUNK_OF_KEY, rid)
+        if start > 0:
+            flt = F.and_(flt, F.gte(CHUNK_INDEX_KEY, start))
+        return await self.store.delete(filter=flt)
+
+    async def count_chunks(self, resource_id: str) -> int:
+        """How many chunks of the resource the caller may view."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        return await self.store.count(filter=F.eq(CHUNK_OF_KEY, rid))
+
+    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view (the store's default distance)."""
+        check_positive_int(k, what="k")
+        found = await self.store.query(list(embedding), k)
+        key = self.scope.resource_key
+        return [
+            Hit(
+                id=hit.id,
+                resource_id=str(hit.metadata.get(key, "")),
+                text=hit.document or "",
+                distance=float(hit.distance),
+                metadata=dict(hit.metadata),
+            )
+            for hit in found
+        ]
