@@ -1,0 +1,389 @@
+"""The resource lifecycle's failure table (docs/fastapi.md), one injected failure at a time.
+
+Failures are injected into the identity service (the emulator behind ``PathFaults``,
+over real HTTP) or are real store refusals (a vector of the wrong dimension); the store
+is never mocked. After each failure the test checks the two lifecycle rules:
+
+- L1 nothing is searchable (or stored) that the identity service does not know;
+- L2 nothing the identity service knows has lost its chunks, unless the call that
+  registered it failed (then it is registered with nothing to find, and a retry or a
+  delete completes it),
+
+and that a retry converges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sentinel_auth import PermissionClient
+
+from sentinel_vectors import request_auth
+from sentinel_vectors.embedders import HashingEmbedder
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    DimensionMismatchError,
+    PermissionServiceError,
+)
+from sentinel_vectors.index import Chunk, chunk_id
+from sentinel_vectors.lifecycle import ResourceConflictError, ResourceLifecycle
+from tests.fastapi.conftest import SERVICE, Person, Service
+
+LOOKUP = rf"^/permissions/resource/{SERVICE}/document/[0-9a-f-]+$"  # GET, and DELETE
+REGISTER = r"^/permissions/register$"
+ACCESSIBLE = r"^/permissions/accessible$"
+WORD = "lifecycle"
+EMBED = HashingEmbedder(64)
+
+
+def chunks(*texts: str, dim: int = 64) -> list[Chunk]:
+    """Chunks of ``texts`` (embedded in ``dim`` dimensions)."""
+    embedder = EMBED if dim == 64 else HashingEmbedder(dim)
+    return [Chunk(t, v) for t, v in zip(texts, embedder.embed_documents(list(texts)), strict=True)]
+
+
+def permissions_of(svc: Service) -> PermissionClient:
+    """The app's PermissionClient."""
+    permissions = svc.stores.permissions
+    assert permissions is not None
+    return permissions
+
+
+def lifecycle(svc: Service, who: Person) -> ResourceLifecycle:
+    """The lifecycle for a fresh request of ``who`` (a new RequestAuth, no request cache)."""
+    auth = request_auth(who.user, who.token, permissions_of(svc))
+    return svc.stores.lifecycle("documents", auth)
+
+
+class Team:
+    """A fresh workspace with an owner (editor), an admin and a viewer."""
+
+    def __init__(self, svc: Service) -> None:
+        self.svc = svc
+        self.ws = uuid.uuid4()
+        self.owner = svc.person("editor", self.ws)
+        self.admin = svc.person("admin", self.ws)
+        self.viewer = svc.person("viewer", self.ws)
+
+    async def post(self, content: str = f"{WORD} plan", visibility: str = "workspace") -> int:
+        r = await self.svc.http.post(
+            "/documents",
+            json={"title": "t", "content": content, "visibility": visibility},
+            headers=self.owner.headers,
+        )
+        return r.status_code
+
+    async def delete(self, doc: str, who: Person | None = None) -> int:
+        r = await self.svc.http.delete(f"/documents/{doc}", headers=(who or self.owner).headers)
+        return r.status_code
+
+    async def admin_finds(self) -> set[str]:
+        """What a workspace admin finds: every chunk of the workspace in the store."""
+        return await self.svc.found(self.admin, WORD)
+
+    async def nothing_here(self) -> None:
+        """Neither the identity service nor the store holds anything of the workspace."""
+        assert self.svc.identity.records_in(self.ws) == []
+        assert await self.svc.raw_in(self.ws) == []
+        assert await self.admin_finds() == set()
+
+
+@pytest.fixture
+def team(service: Service) -> Team:
+    return Team(service)
+
+
+# --------------------------------------------------------------------------- index
+
+
+async def test_index_lookup_fails_nothing_registered_or_written(team: Team) -> None:
+    team.svc.identity.faults.fail("GET", LOOKUP)
+    assert await team.post() == 503
+    await team.nothing_here()
+    assert await team.post() == 201  # a retry succeeds
+
+
+async def test_index_register_fails_nothing_written(team: Team) -> None:
+    team.svc.identity.faults.fail("POST", REGISTER)
+    assert await team.post() == 503
+    await team.nothing_here()
+    assert team.svc.identity.faults.pending() == 0
+
+
+async def test_index_writes_no_chunk_before_the_identity_service_knows_the_resource(
+    team: Team,
+) -> None:
+    # Look into the store at the moment the register request arrives: not one chunk may
+    # exist yet (an unregistered chunk is visible to every workspace admin).
+    loop = asyncio.get_running_loop()
+    seen: list[int] = []
+
+    def snapshot() -> None:
+        future = asyncio.run_coroutine_threadsafe(team.svc.raw_in(team.ws), loop)
+        seen.append(len(future.result(timeout=10)))
+
+    team.svc.identity.faults.before("POST", REGISTER, snapshot)
+    assert await team.post() == 201
+    assert seen == [0]
+    assert len(await team.svc.raw_in(team.ws)) == 1
+
+
+async def test_index_register_unreachable_nothing_written(team: Team) -> None:
+    team.svc.identity.faults.fail("POST", REGISTER, status=502)
+    assert await team.post() == 503
+    await team.nothing_here()
+
+
+async def test_index_write_refused_registration_is_undone(team: Team) -> None:
+    # The write's accessible(edit) fails: the store refuses to write (fail closed).
+    team.svc.identity.faults.fail("POST", ACCESSIBLE)
+    assert await team.post() == 503
+    await team.nothing_here()
+    assert team.svc.identity.faults.pending() == 0
+
+
+async def test_index_write_fails_and_undo_cannot_remove_chunks_registration_stays(
+    team: Team,
+) -> None:
+    svc = team.svc
+    svc.identity.faults.fail("POST", ACCESSIBLE, times=2)  # the write, then the undo's removal
+    assert await team.post() == 503
+    (doc,) = svc.identity.records_in(team.ws)  # registered, so anything written is under ACL
+    assert await svc.raw_in(team.ws) == []
+    assert await team.admin_finds() == set()
+    assert await team.delete(doc) == 204  # delete completes it
+    await team.nothing_here()
+
+
+async def test_index_write_fails_and_undo_cannot_deregister_registration_stays(
+    team: Team,
+) -> None:
+    svc = team.svc
+    svc.identity.faults.fail("POST", ACCESSIBLE)
+    svc.identity.faults.fail("DELETE", LOOKUP)
+    assert await team.post() == 503
+    assert svc.identity.faults.pending() == 0
+    (doc,) = svc.identity.records_in(team.ws)
+    assert await svc.raw_in(team.ws) == []
+    # A retry of the same index call completes the resource.
+    result = await lifecycle(svc, team.owner).index_resource(doc, chunks(f"{WORD} retried"))
+    assert not result.created
+    assert await team.admin_finds() == {doc}
+    assert await svc.found(team.viewer, WORD) == {doc}
+
+
+async def test_index_store_refuses_the_vectors_registration_is_undone(
+    service: Service, team: Team
+) -> None:
+    assert await team.post() == 201  # the collection now holds 64-dimensional vectors
+    (kept,) = service.identity.records_in(team.ws)
+    doc = str(uuid.uuid4())
+    with pytest.raises(DimensionMismatchError) as caught:
+        await lifecycle(service, team.owner).index_resource(doc, chunks(WORD, dim=8))
+    assert any("unregistered again" in note for note in caught.value.__notes__)
+    assert not service.identity.registered(doc)
+    assert await service.raw_chunks(doc) == []
+    assert service.identity.records_in(team.ws) == [kept]
+
+
+async def test_index_an_id_registered_in_another_workspace_is_refused(
+    service: Service, team: Team
+) -> None:
+    other = service.person("editor", uuid.uuid4())
+    doc = str(uuid.uuid4())
+    await lifecycle(service, other).index_resource(doc, chunks(f"{WORD} theirs"))
+    with pytest.raises(ResourceConflictError):
+        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} mine"))
+    assert await service.raw_in(team.ws) == []
+    record = service.identity.emulator.get("document", uuid.UUID(doc), SERVICE)
+    assert record is not None
+    assert record.owner_id == other.id
+    assert [m["workspace_id"] for m in await service.raw_chunks(doc)] == [
+        str(other.user.workspace_id)
+    ]
+
+
+async def test_index_an_id_registered_by_someone_else_meanwhile_is_refused(
+    service: Service, team: Team
+) -> None:
+    doc = str(uuid.uuid4())
+    thief = service.person("editor", team.ws)
+
+    def register_first() -> None:
+        service.identity.emulator.register(
+            "document", uuid.UUID(doc), team.ws, thief.id, "private", service_name=SERVICE
+        )
+
+    # Right after our lookup (404) and before our register, someone else registers it.
+    service.identity.faults.before("POST", REGISTER, register_first)
+    with pytest.raises(ResourceConflictError):
+        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} race"))
+    record = service.identity.emulator.get("document", uuid.UUID(doc), SERVICE)
+    assert record is not None
+    assert record.owner_id == thief.id  # theirs, untouched
+    assert await service.raw_chunks(doc) == []
+
+
+async def test_index_private_registered_resource_of_another_owner_is_refused(
+    service: Service, team: Team
+) -> None:
+    # Registered but empty (the window the store alone cannot tell from "new").
+    doc = str(uuid.uuid4())
+    service.identity.emulator.register(
+        "document", uuid.UUID(doc), team.ws, team.admin.id, "private", service_name=SERVICE
+    )
+    with pytest.raises(AccessDeniedError):
+        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} sneak"))
+    assert await service.raw_chunks(doc) == []
+
+
+async def test_index_needs_the_editor_role_and_registers_nothing(
+    service: Service, team: Team
+) -> None:
+    doc = str(uuid.uuid4())
+    with pytest.raises(AccessDeniedError):
+        await lifecycle(service, team.viewer).index_resource(doc, chunks(WORD))
+    await team.nothing_here()
+
+
+async def test_reindex_replaces_chunks_idempotently_and_drops_the_tail(
+    service: Service, team: Team
+) -> None:
+    doc = str(uuid.uuid4())
+    three = chunks(f"{WORD} one", f"{WORD} two", f"{WORD} three")
+    first = await lifecycle(service, team.owner).index_resource(doc, three, visibility="private")
+    again = await lifecycle(service, team.owner).index_resource(doc, three)
+    assert (first.created, again.created) == (True, False)
+    assert again.record.visibility == "private"  # kept: visibility is set at creation
+    assert len(await service.raw_chunks(doc)) == 3
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} only"))
+    stored = await service.raw_chunks(doc)
+    assert [m["chunk_index"] for m in stored] == [0]
+    admin = request_auth(team.admin.user, team.admin.token, permissions_of(service))
+    hits = await service.stores.index("documents", admin).search(EMBED.embed_query(WORD), 10)
+    assert [(h.id, h.text) for h in hits] == [(chunk_id(doc, 0), f"{WORD} only")]
+
+
+async def test_reindex_store_failure_keeps_the_registration_and_old_chunks(
+    service: Service, team: Team
+) -> None:
+    doc = str(uuid.uuid4())
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1", f"{WORD} v1b"))
+    with pytest.raises(DimensionMismatchError) as caught:
+        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v2", dim=8))
+    assert any("stays registered" in note for note in caught.value.__notes__)
+    assert service.identity.registered(doc)
+    assert len(await service.raw_chunks(doc)) == 2
+    assert await service.found(team.viewer, WORD) == {doc}
+
+
+async def test_reindex_permission_failure_changes_nothing(service: Service, team: Team) -> None:
+    doc = str(uuid.uuid4())
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1"))
+    service.identity.faults.fail("POST", ACCESSIBLE)
+    with pytest.raises(PermissionServiceError):
+        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v2"))
+    assert service.identity.registered(doc)
+    assert [m["chunk_index"] for m in await service.raw_chunks(doc)] == [0]
+    hits = await service.search(team.viewer, WORD)
+    assert [h["text"] for h in hits.json()["results"]] == [f"{WORD} v1"]
+
+
+async def test_reindex_needs_edit_access(service: Service, team: Team) -> None:
+    doc = str(uuid.uuid4())
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1"))
+    editor = service.person("editor", team.ws)
+    with pytest.raises(AccessDeniedError):  # workspace-visible: editors may edit it
+        await lifecycle(service, team.viewer).index_resource(doc, chunks(f"{WORD} vandal"))
+    await lifecycle(service, editor).index_resource(doc, chunks(f"{WORD} v2"))
+    assert [m["owner_id"] for m in await service.raw_chunks(doc)] == [str(team.owner.id)]
+
+
+async def test_a_registered_resource_without_chunks_is_not_a_leak_and_retry_completes(
+    service: Service, team: Team
+) -> None:
+    # The state a crash between "register" and "write" leaves behind.
+    doc = str(uuid.uuid4())
+    service.identity.emulator.register(
+        "document", uuid.UUID(doc), team.ws, team.owner.id, "private", service_name=SERVICE
+    )
+    assert await team.admin_finds() == set()
+    result = await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} late"))
+    assert not result.created
+    assert await service.found(team.viewer, WORD) == set()  # still private
+    assert await team.admin_finds() == {doc}
+
+
+# --------------------------------------------------------------------------- delete
+
+
+async def _indexed(service: Service, team: Team) -> str:
+    doc = str(uuid.uuid4())
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} a", f"{WORD} b"))
+    return doc
+
+
+async def test_delete_lookup_fails_nothing_changes(service: Service, team: Team) -> None:
+    doc = await _indexed(service, team)
+    service.identity.faults.fail("GET", LOOKUP)
+    assert await team.delete(doc) == 503
+    assert service.identity.registered(doc)
+    assert len(await service.raw_chunks(doc)) == 2
+    assert await service.found(team.viewer, WORD) == {doc}
+
+
+async def test_delete_chunk_removal_fails_registration_kept_then_retry(
+    service: Service, team: Team
+) -> None:
+    doc = await _indexed(service, team)
+    service.identity.faults.fail("POST", ACCESSIBLE)
+    assert await team.delete(doc) == 503
+    assert service.identity.registered(doc)
+    assert len(await service.raw_chunks(doc)) == 2
+    assert await team.delete(doc) == 204
+    await team.nothing_here()
+
+
+async def test_delete_deregister_fails_chunks_gone_registration_kept_then_retry(
+    service: Service, team: Team
+) -> None:
+    doc = await _indexed(service, team)
+    service.identity.faults.fail("DELETE", LOOKUP)
+    assert await team.delete(doc) == 503
+    assert service.identity.faults.pending() == 0
+    assert service.identity.registered(doc)  # known, and nothing to find
+    assert await service.raw_chunks(doc) == []
+    assert await team.admin_finds() == set()
+    assert await team.delete(doc) == 204
+    assert not service.identity.registered(doc)
+    assert await team.delete(doc) == 404  # and again: nothing left to do
+
+
+async def test_delete_when_someone_deregistered_meanwhile_succeeds(
+    service: Service, team: Team
+) -> None:
+    doc = await _indexed(service, team)
+    service.identity.faults.fail("DELETE", LOOKUP, status=404)
+    assert await team.delete(doc) == 204
+    assert await service.raw_chunks(doc) == []
+
+
+async def test_orphan_chunks_are_visible_to_admins_and_an_admin_delete_removes_them(
+    service: Service, team: Team
+) -> None:
+    # Why index registers first: chunks written without a registration (here through the
+    # scoped store directly, as the guide's "write then register" order leaves them on a
+    # crash) are invisible to members but visible to every workspace admin.
+    doc = str(uuid.uuid4())
+    owner = request_auth(team.owner.user, team.owner.token, permissions_of(service))
+    index = service.stores.index("documents", owner)
+    await index.put_chunks(doc, chunks(f"{WORD} orphan"))
+    assert await team.admin_finds() == {doc}
+    assert await service.found(team.owner, WORD) == set()  # not even its writer sees it
+    assert await team.delete(doc) == 404  # the owner cannot remove it: unknown, not editable
+    assert len(await service.raw_chunks(doc)) == 1
+    assert await team.delete(doc, team.admin) == 404  # unknown to the service ...
+    assert await service.raw_chunks(doc) == []  # ... but its chunks are gone
+    await team.nothing_here()
