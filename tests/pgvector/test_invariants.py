@@ -372,3 +372,40 @@ async def test_invariant_7_every_hit_is_rechecked_dropped_counted_logged(
     assert ids_of(left) == {"c-own-0", "c-own-1", "c-own-2"}
     other = await store(async_engine, world.admin, chunks).count()
     assert other == 3
+
+
+@pytest.mark.invariant(4)
+async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_resource(
+    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
+) -> None:
+    """Someone else's private document, registered with Sentinel, with no chunks yet."""
+    empty_private = tenancy.resource(world.bob)
+    carol = tenancy.member("editor", world.ws)
+    s = store(async_engine, carol, chunks)
+    with pytest.raises(AccessDeniedError):
+        await s.add("planted", QUERY, {"resource_id": empty_private})
+    with pytest.raises(AccessDeniedError):
+        await s.upsert("planted", QUERY, {"resource_id": empty_private})
+    with sync_engine.connect() as conn:
+        planted = conn.execute(select(chunks.c.id).where(chunks.c.id == "planted")).all()
+    assert planted == []
+    # A resource Sentinel does not know yet is new: an editor may index it.
+    await s.add("fresh", QUERY, {"resource_id": str(uuid.uuid4())})
+    # Bob, who owns the empty document, may fill it.
+    await store(async_engine, world.bob, chunks).add("his", QUERY, {"resource_id": empty_private})
+
+
+@pytest.mark.invariant(6)
+async def test_invariant_6_registry_lookup_failure_refuses_the_write(
+    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
+) -> None:
+    s = store(async_engine, tenancy.fresh(world.bob), chunks)
+    await s.scope.access("edit")  # accessible() answers (cached for the request)...
+    tenancy.running.emulator.fail_with_status = 503  # ...the registry lookup fails
+    try:
+        with pytest.raises(PermissionServiceError):
+            await s.add("new", QUERY, {"resource_id": str(uuid.uuid4())})
+    finally:
+        tenancy.running.emulator.fail_with_status = None
+    with sync_engine.connect() as conn:
+        assert conn.execute(select(chunks.c.id).where(chunks.c.id == "new")).all() == []

@@ -97,3 +97,19 @@ def test_sync_store_in_a_script_through_a_portal(
         portal.call(client.close)
     with sync_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(chunks)).scalar_one() == 2
+
+
+async def test_sync_store_cannot_plant_chunks_in_a_registered_empty_resource(
+    sync_engine: Engine, chunks: Table, tenancy: Tenancy
+) -> None:
+    ws = tenancy.workspace()
+    owner, editor = tenancy.member("editor", ws), tenancy.member("editor", ws)
+    empty_private = tenancy.resource(owner)
+    s = SyncScopedVectorStore(sync_engine, editor.auth, model=chunks, resource_type="document")
+    with pytest.raises(AccessDeniedError):
+        await anyio.to_thread.run_sync(
+            lambda: s.add("planted", vec(1), {"resource_id": empty_private})
+        )
+    await anyio.to_thread.run_sync(lambda: s.add("ok", vec(1), {"resource_id": str(uuid.uuid4())}))
+    with sync_engine.connect() as conn:
+        assert conn.execute(select(chunks.c.id)).scalars().all() == ["ok"]

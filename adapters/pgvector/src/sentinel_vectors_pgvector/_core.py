@@ -298,15 +298,38 @@ class StoreCore:
         ).all()
         return {str(row[0]) for row in rows}
 
-    def write_tx(self, session: Session, batch: Batch, edit: Access, *, upsert: bool) -> None:
-        """``add`` or ``upsert`` a batch: stamp, authorize, then one bulk statement."""
+    def resources_of(self, batch: Batch) -> set[str]:
+        """The canonical resource ids a full write names (checked in :meth:`batch`)."""
+        assert batch.metadatas is not None
+        key = self.scope.resource_key
+        return {canonical_uuid(m[key], what=key) for m in batch.metadatas}
+
+    def populated_tx(self, session: Session, resources: set[str]) -> set[str]:
+        """Which of ``resources`` already have chunks in the workspace (the write probe)."""
+        self.configure_tx(session)
+        return self._populated(session, resources)
+
+    def write_tx(
+        self,
+        session: Session,
+        batch: Batch,
+        edit: Access,
+        populated: set[str],
+        *,
+        upsert: bool,
+    ) -> None:
+        """``add`` or ``upsert`` a batch: stamp, authorize, then one bulk statement.
+
+        ``populated`` is :meth:`TenancyPolicy.existing_resources`' answer: the batch's
+        resources that exist (chunks here, or registered with Sentinel) and that the
+        caller cannot edit.
+        """
         assert batch.metadatas is not None and batch.embeddings is not None
         self.configure_tx(session)
         stored = self._stored(session, batch.ids)
         existing = {i: stored[rid] for i, rid in enumerate(batch.ids) if rid in stored}
         stamped = self.policy.stamp(batch.metadatas, edit, existing)
         resources = {m[self.scope.resource_key] for m in stamped}
-        populated = self._populated(session, self.policy.resources_to_probe(edit, resources))
         self.policy.authorize_write(
             edit, resources=resources, existing=existing.values(), populated=populated
         )

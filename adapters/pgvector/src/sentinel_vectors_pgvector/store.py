@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate
 
 import anyio.from_thread
@@ -172,9 +172,7 @@ class ScopedVectorStore(_Base):
         anything if an argument is malformed, a tenancy key disagrees with the scope,
         the caller may not write to a named resource, or an id already exists.
         """
-        batch = self._core.batch("add", ids, embeddings, metadatas, documents, full=True)
-        edit = await self._access("edit")
-        await self._run(self._core.write_tx, batch, edit, upsert=False)
+        await self._write("add", ids, embeddings, metadatas, documents)
 
     async def upsert(
         self,
@@ -184,9 +182,7 @@ class ScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """Insert or replace chunks; replacing needs edit access to the stored chunk."""
-        batch = self._core.batch("upsert", ids, embeddings, metadatas, documents, full=True)
-        edit = await self._access("edit")
-        await self._run(self._core.write_tx, batch, edit, upsert=True)
+        await self._write("upsert", ids, embeddings, metadatas, documents)
 
     async def update(
         self,
@@ -325,6 +321,20 @@ class ScopedVectorStore(_Base):
     async def _access(self, action: Action) -> Access:
         return await self._core.scope.access(action)
 
+    async def _write(
+        self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any
+    ) -> None:
+        core = self._core
+        batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
+        edit = await self._access("edit")
+        populated = await core.policy.existing_resources(
+            edit, core.resources_of(batch), self._probe
+        )
+        await self._run(core.write_tx, batch, edit, populated, upsert=op == "upsert")
+
+    async def _probe(self, resources: set[str]) -> set[str]:
+        return await self._run(self._core.populated_tx, resources)
+
     async def _run[**P, T](
         self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
@@ -396,9 +406,7 @@ class SyncScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """See :meth:`ScopedVectorStore.add`."""
-        batch = self._core.batch("add", ids, embeddings, metadatas, documents, full=True)
-        edit = self._access("edit")
-        self._run(self._core.write_tx, batch, edit, upsert=False)
+        self._write("add", ids, embeddings, metadatas, documents)
 
     def upsert(
         self,
@@ -408,9 +416,7 @@ class SyncScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """See :meth:`ScopedVectorStore.upsert`."""
-        batch = self._core.batch("upsert", ids, embeddings, metadatas, documents, full=True)
-        edit = self._access("edit")
-        self._run(self._core.write_tx, batch, edit, upsert=True)
+        self._write("upsert", ids, embeddings, metadatas, documents)
 
     def update(
         self,
@@ -524,10 +530,31 @@ class SyncScopedVectorStore(_Base):
 
     # -- internals --------------------------------------------------------------------
 
+    def _write(self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any) -> None:
+        core = self._core
+        batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
+        edit = self._access("edit")
+        resources = core.resources_of(batch)
+        candidates = core.policy.resources_to_probe(edit, resources)
+        # The probe is a database read: run it here, in this thread, not on the loop.
+        found = self._run(core.populated_tx, candidates) if candidates else set()
+
+        async def probe(asked: set[str]) -> set[str]:
+            return found & asked
+
+        populated = self._on_loop(
+            functools.partial(core.policy.existing_resources, edit, resources, probe)
+        )
+        self._run(core.write_tx, batch, edit, populated, upsert=op == "upsert")
+
     def _access(self, action: Action) -> Access:
-        ask = functools.partial(self._core.scope.access, action)
+        return self._on_loop(functools.partial(self._core.scope.access, action))
+
+    def _on_loop[T](self, ask: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run an auth coroutine on the loop that owns the permission client."""
         if self._portal is not None:
-            return self._portal.call(ask)
+            result: T = self._portal.call(ask)
+            return result
         try:
             asyncio.get_running_loop()
         except RuntimeError:
