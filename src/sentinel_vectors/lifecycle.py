@@ -180,18 +180,31 @@ class SentinelRegistry:
         return None if data is None else ResourceRecord.from_acl(data)
 
     async def register(self, resource_id: str, visibility: str) -> ResourceRecord:
-        """Register in the caller's workspace, owned by the caller."""
-        data = await self._call(
-            "register",
-            resource_id,
-            self._permissions.register_resource(
-                resource_type=self._scope.resource_type,
-                resource_id=uuid.UUID(resource_id),
-                workspace_id=uuid.UUID(self._scope.workspace_id),
-                owner_id=uuid.UUID(self._scope.user_id),
-                visibility=visibility,
-            ),
-        )
+        """Register in the caller's workspace, owned by the caller.
+
+        A service that answers 409 for a resource registered already (rather than
+        returning its record) is handled alike: the existing record is looked up and
+        returned, and the lifecycle decides whether it is the caller's.
+        """
+        try:
+            data = await self._call(
+                "register",
+                resource_id,
+                self._permissions.register_resource(
+                    resource_type=self._scope.resource_type,
+                    resource_id=uuid.UUID(resource_id),
+                    workspace_id=uuid.UUID(self._scope.workspace_id),
+                    owner_id=uuid.UUID(self._scope.user_id),
+                    visibility=visibility,
+                ),
+            )
+        except PermissionServiceError as exc:
+            if exc.status_code != 409:
+                raise
+            existing = await self.lookup(resource_id)
+            if existing is None:
+                raise
+            return existing
         if not isinstance(data, Mapping):
             raise PermissionServiceError("the identity service answered register with no record")
         return ResourceRecord.from_acl(data)

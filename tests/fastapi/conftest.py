@@ -66,10 +66,19 @@ class PathFaults:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
 
-    def fail(self, method: str, path: str, *, status: int = 503, times: int = 1) -> None:
-        """Fail the next ``times`` ``method`` requests whose path matches regex ``path``."""
+    def fail(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 503,
+        times: int = 1,
+        before: Callable[[], object] | None = None,
+    ) -> None:
+        """Fail the next ``times`` ``method`` requests whose path matches regex ``path``
+        (running ``before()`` first, if given)."""
         with self._lock:
-            self._rules.append(_Rule(method, re.compile(path), status, times))
+            self._rules.append(_Rule(method, re.compile(path), status, times, before))
 
     def before(self, method: str, path: str, action: Callable[[], object]) -> None:
         """Run ``action()`` before the next ``method`` request matching regex ``path``."""

@@ -226,6 +226,31 @@ async def test_index_an_id_registered_by_someone_else_meanwhile_is_refused(
     assert await service.raw_chunks(doc) == []
 
 
+@pytest.mark.parametrize("owner_is_caller", [False, True])
+async def test_index_register_answering_409_is_resolved_by_a_lookup(
+    service: Service, team: Team, owner_is_caller: bool
+) -> None:
+    # A service that answers 409 Conflict for a registered resource instead of its record.
+    doc = str(uuid.uuid4())
+    owner = team.owner if owner_is_caller else service.person("editor", team.ws)
+
+    def registered_meanwhile() -> None:
+        service.identity.emulator.register(
+            "document", uuid.UUID(doc), team.ws, owner.id, "private", service_name=SERVICE
+        )
+
+    service.identity.faults.fail("POST", REGISTER, status=409, before=registered_meanwhile)
+    call = lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} conflict"))
+    if owner_is_caller:  # our own registration (an earlier attempt whose answer was lost)
+        assert (await call).chunks == 1
+        assert len(await service.raw_chunks(doc)) == 1
+    else:
+        with pytest.raises(ResourceConflictError):
+            await call
+        assert await service.raw_chunks(doc) == []
+    assert service.identity.faults.pending() == 0
+
+
 async def test_index_private_registered_resource_of_another_owner_is_refused(
     service: Service, team: Team
 ) -> None:
