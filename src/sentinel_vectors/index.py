@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
+from sentinel_vectors.filters import Filter
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Scope, canonical_uuid
 from sentinel_vectors.validation import as_embeddings
 
@@ -110,9 +111,17 @@ def chunk_metadata(scope: Scope, resource_id: str, index: int, chunk: Chunk) -> 
     """The metadata written with chunk ``index``: the caller's, the resource and bookkeeping.
 
     The caller's metadata may not set the tenancy keys (the wrapper stamps them from the
-    scope) nor the bookkeeping keys.
+    scope), the bookkeeping keys, nor :data:`TEXT_KEY` (the text's place on Qdrant; kept
+    free everywhere so that metadata valid on one backend is valid on all).
     """
-    reserved = {WORKSPACE_KEY, OWNER_KEY, scope.resource_key, CHUNK_OF_KEY, CHUNK_INDEX_KEY}
+    reserved = {
+        WORKSPACE_KEY,
+        OWNER_KEY,
+        scope.resource_key,
+        CHUNK_OF_KEY,
+        CHUNK_INDEX_KEY,
+        TEXT_KEY,
+    }
     clash = reserved & set(chunk.metadata)
     if clash:
         raise ReservedKeyError(
@@ -158,6 +167,13 @@ class ChunkIndex(Protocol):
         """How many chunks of ``resource_id`` the caller may view."""
         ...
 
-    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
-        """The ``k`` chunks closest to ``embedding`` among those the caller may view."""
+    async def search(
+        self, embedding: Sequence[float], k: int = 10, *, filter: Filter | None = None
+    ) -> list[Hit]:
+        """The ``k`` chunks closest to ``embedding`` among those the caller may view.
+
+        ``filter`` (the neutral algebra of :mod:`sentinel_vectors.filters`) is the
+        caller's: the wrapper ANDs it under the scope, so it can only narrow, and refuses
+        it if it names a tenancy key.
+        """
         ...

@@ -140,10 +140,9 @@ class QdrantChunkIndex:
         checked = check_chunks(chunks)
         points = []
         for i, chunk in enumerate(checked):
-            if TEXT_KEY in chunk.metadata or ID_KEY in chunk.metadata:
+            if ID_KEY in chunk.metadata:
                 raise ReservedKeyError(
-                    f"chunks[{i}].metadata may not set {TEXT_KEY!r} or {ID_KEY!r} on Qdrant: "
-                    f"they hold the chunk text and the point id"
+                    f"chunks[{i}].metadata may not set {ID_KEY!r} on Qdrant: it holds the point id"
                 )
             payload = chunk_metadata(self.scope, rid, i, chunk)
             payload[TEXT_KEY] = chunk.text
@@ -176,14 +175,17 @@ class QdrantChunkIndex:
         found = await self.client.count(self.collection_name, count_filter=F.eq(CHUNK_OF_KEY, rid))
         return int(found.count)
 
-    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view."""
+    async def search(
+        self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view, ``filter`` ANDed."""
         check_positive_int(k, what="k")
         metric = await self._distance() if self._distance is not None else None
         res = await self.client.query_points(
             self.collection_name,
             query=list(embedding),
             using=self.vector_name,
+            query_filter=filter,
             limit=k,
             with_payload=True,
         )
