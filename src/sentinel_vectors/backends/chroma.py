@@ -113,12 +113,15 @@ class ChromaChunkIndex:
         got = await self.store.get(where=F.eq(CHUNK_OF_KEY, rid), include=[])
         return len(got["ids"])
 
-    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view (Chroma distances)."""
+    async def search(
+        self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view (Chroma distances), ``filter`` ANDed."""
         check_positive_int(k, what="k")
         res = await self.store.query(
             query_embeddings=[list(embedding)],
             n_results=k,
+            where=filter,
             include=["documents", "metadatas", "distances"],
         )
         key = self.scope.resource_key

@@ -115,10 +115,12 @@ class PgvectorChunkIndex:
         rid = canonical_uuid(resource_id, what="resource_id")
         return await self.store.count(filter=F.eq(CHUNK_OF_KEY, rid))
 
-    async def search(self, embedding: Sequence[float], k: int = 10) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view (the store's default distance)."""
+    async def search(
+        self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view (the store's distance), ``filter`` ANDed."""
         check_positive_int(k, what="k")
-        found = await self.store.query(list(embedding), k)
+        found = await self.store.query(list(embedding), k, filter=filter)
         key = self.scope.resource_key
         return [
             Hit(
