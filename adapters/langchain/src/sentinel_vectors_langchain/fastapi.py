@@ -1,0 +1,66 @@
+"""FastAPI: a LangChain retriever scoped to the request with one ``Depends(...)``.
+
+Builds on :mod:`sentinel_vectors.fastapi`: the store named ``name`` in the app's
+``VectorStores`` and the request's ``RequestAuth`` (its ``request_auth`` dependency by
+default, or yours: ``Sentinel.get_auth``)::
+
+    retrieve = scoped_retriever("documents", embeddings=StaticModelEmbedder(), k=4)
+
+    @app.get("/ask")
+    async def ask(q: str, retriever: ScopedRetriever = Depends(retrieve)):
+        docs = await retriever.ainvoke(q)
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from sentinel_vectors.embedders import Embeddings
+from sentinel_vectors.fastapi import request_auth, scoped_index
+from sentinel_vectors.filters import Filter
+from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors.retrieval import Relevance, check_options, cosine_relevance
+from sentinel_vectors_langchain.retriever import ScopedRetriever
+
+__all__ = ["scoped_retriever"]
+
+
+def scoped_retriever(
+    name: str,
+    *,
+    embeddings: Embeddings,
+    k: int = 4,
+    filter: Filter | Mapping[str, Any] | None = None,
+    score_threshold: float | None = None,
+    relevance: Relevance = cosine_relevance,
+    auth: Callable[..., Any] = request_auth,
+) -> Callable[..., Awaitable[ScopedRetriever]]:
+    """Dependency: a :class:`ScopedRetriever` over store ``name`` for this request.
+
+    The settings are checked here, at start-up, not on the first request. For a
+    per-request filter, narrow it in the route: ``retriever.model_copy(update=...)``.
+    """
+
+    check_options(
+        embeddings, k=k, filter=filter, score_threshold=score_threshold, relevance=relevance
+    )
+    index_dependency = scoped_index(name, auth=auth)
+
+    async def dependency(
+        index: Annotated[ChunkIndex, Depends(index_dependency)],
+    ) -> ScopedRetriever:
+        return ScopedRetriever(
+            index=index,
+            embeddings=embeddings,
+            k=k,
+            filter=filter,
+            score_threshold=score_threshold,
+            relevance=relevance,
+        )
+
+    dependency.__name__ = f"scoped_retriever_{name}"
+    return dependency
