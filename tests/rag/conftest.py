@@ -1,0 +1,181 @@
+"""RAG fixtures: the example corpus ingested into a real store, real auth via the emulator.
+
+``rag_store`` is one fresh cosine collection of the offline model's dimension on each
+backend: the session's real ``chroma run`` server, Qdrant's local mode, and the
+session's PostgreSQL + pgvector. ``corpus_world`` loads ``examples/data`` into it through
+the resource lifecycle (each document indexed by its owner, registered with the
+emulator over HTTP), so every test reads what the example reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+import pytest
+from sentinel_auth import PermissionClient, RequestAuth
+from sentinel_auth.types import AuthenticatedUser
+
+from examples.rag_pipeline import Corpus, credentials, ingest, load_corpus, sign_in
+from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.embedders import StaticModelEmbedder
+from sentinel_vectors.testing.server import RunningEmulator
+from tests.servers.chroma import ChromaServer
+
+DIM = StaticModelEmbedder.dimension
+BACKENDS = ["chroma", "qdrant", "pgvector"]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> StaticModelEmbedder:
+    """The offline model (loaded once per session)."""
+    return StaticModelEmbedder()
+
+
+@dataclass
+class Store:
+    """A backend binding over a fresh collection, and how to read it natively."""
+
+    name: str
+    backend: StoreBackend[Any]
+    native: Any
+
+
+@pytest.fixture(scope="session")
+def chroma_client(chroma_http: ChromaServer) -> Any:
+    """An HTTP client of the session's Chroma server."""
+    return chromadb.HttpClient(host=chroma_http.host, port=chroma_http.port)
+
+
+async def _chroma(client: Any) -> AsyncIterator[Store]:
+    from sentinel_vectors.backends.chroma import ChromaBackend
+
+    name = f"rag-{uuid.uuid4().hex[:12]}"
+    collection = client.create_collection(
+        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    yield Store("chroma", ChromaBackend(collection, resource_type="document"), collection)
+    client.delete_collection(name)
+
+
+async def _qdrant() -> AsyncIterator[Store]:
+    from qdrant_client import AsyncQdrantClient, models
+
+    from sentinel_vectors.backends.qdrant import QdrantBackend
+    from sentinel_vectors_qdrant import ensure_collection
+
+    client = AsyncQdrantClient(location=":memory:")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
+        await ensure_collection(
+            client, "rag", models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+        )
+    yield Store("qdrant", QdrantBackend(client, "rag", resource_type="document"), client)
+    await client.close()
+
+
+async def _pgvector(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors.backends.pgvector import PgvectorBackend
+    from sentinel_vectors_pgvector import chunk_table
+    from tests.servers.postgres import PostgresServer
+
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    engine = create_async_engine(server.sqlalchemy_url("asyncpg"))
+    table = chunk_table(f"rag_{uuid.uuid4().hex[:10]}", MetaData(), dim=DIM)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.run_sync(table.metadata.create_all)
+    yield Store("pgvector", PgvectorBackend(engine, table, resource_type="document"), table)
+    async with engine.begin() as conn:
+        await conn.run_sync(table.metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def rag_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A fresh cosine collection of dimension 64 on each backend in turn."""
+    if request.param == "chroma":
+        gen = _chroma(request.getfixturevalue("chroma_client"))
+    elif request.param == "qdrant":
+        gen = _qdrant()
+    else:
+        gen = _pgvector(request)
+    store = await anext(gen)
+    yield store
+    await anext(gen, None)
+
+
+@pytest.fixture
+async def chroma_store(chroma_client: Any) -> AsyncIterator[Store]:
+    """A fresh cosine collection on the Chroma server only."""
+    gen = _chroma(chroma_client)
+    yield await anext(gen)
+    await anext(gen, None)
+
+
+@dataclass
+class World:
+    """The example corpus, ingested into ``store``, with the emulator that knows it."""
+
+    corpus: Corpus
+    store: Store
+    running: RunningEmulator
+    permissions: PermissionClient
+
+    def auth(self, name: str) -> RequestAuth:
+        """A fresh ``RequestAuth`` of member ``name`` (one request)."""
+        return sign_in(self.corpus, name, self.running, self.permissions)
+
+    def credentials(self, name: str) -> tuple[AuthenticatedUser, str]:
+        """Member ``name``'s user and token."""
+        return credentials(self.corpus, name, self.running)
+
+    def may_view(self, name: str) -> set[str]:
+        """Resource ids member ``name`` may view, from the corpus (the test's oracle)."""
+        member = self.corpus.members[name]
+        return {
+            d.resource_id
+            for d in self.corpus.documents
+            if d.workspace == member.workspace
+            and (
+                member.role in ("admin", "owner")
+                or d.visibility == "workspace"
+                or d.owner == name
+                or name in d.shared_with
+            )
+        }
+
+
+async def _world(
+    store: Store, embedder: StaticModelEmbedder, running: RunningEmulator
+) -> AsyncIterator[World]:
+    permissions = running.permission_client()
+    corpus = load_corpus()
+    await ingest(corpus, store.backend, embedder, running, permissions)
+    yield World(corpus, store, running, permissions)
+    await permissions.close()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
+
+
+@pytest.fixture
+async def corpus_world(
+    rag_store: Store, embedder: StaticModelEmbedder, sentinel_emulator_clean: RunningEmulator
+) -> AsyncIterator[World]:
+    """The example corpus on each backend in turn."""
+    async for world in _world(rag_store, embedder, sentinel_emulator_clean):
+        yield world
+
+
+@pytest.fixture
+async def chroma_world(
+    chroma_store: Store, embedder: StaticModelEmbedder, sentinel_emulator_clean: RunningEmulator
+) -> AsyncIterator[World]:
+    """The example corpus on the Chroma server."""
+    async for world in _world(chroma_store, embedder, sentinel_emulator_clean):
+        yield world
