@@ -13,6 +13,7 @@ import pytest
 from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
 from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw
 from tests.leak.qdrant_backend import leak_qdrant_local, leak_qdrant_server
+from tests.leak.rag_backend import leak_langchain_chroma, leak_llamaindex_chroma
 
 LEAK_BACKENDS = [
     "leak_chroma_http",
@@ -21,12 +22,16 @@ LEAK_BACKENDS = [
     "leak_qdrant_server",
     "leak_pgvector",
     "leak_pgvector_hnsw",
+    "leak_langchain_chroma",
+    "leak_llamaindex_chroma",
 ]
 
 __all__ = [
     "LEAK_BACKENDS",
     "leak_chroma_http",
     "leak_chroma_local",
+    "leak_langchain_chroma",
+    "leak_llamaindex_chroma",
     "leak_pgvector",
     "leak_pgvector_hnsw",
     "leak_qdrant_local",
