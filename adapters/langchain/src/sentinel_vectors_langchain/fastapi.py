@@ -12,7 +12,8 @@ default, or yours: ``Sentinel.get_auth``)::
         ...
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI must see the dependency's
+# ``Annotated[..., Depends(index_dependency)]`` as an object, not a string naming a local.
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
