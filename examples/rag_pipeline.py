@@ -275,7 +275,9 @@ class Answer:
         return [doc for n, doc in enumerate(self.sources, 1) if n in marks]
 
 
-def rag_chain(retriever: ScopedRetriever, generate: Generator = extractive_answer) -> Runnable:  # type: ignore[type-arg]
+def rag_chain(
+    retriever: ScopedRetriever, generate: Generator = extractive_answer
+) -> Runnable[str, Answer]:
     """The LCEL chain: question -> {documents, question} -> prompt -> answer."""
 
     def respond(inputs: dict[str, Any]) -> Answer:

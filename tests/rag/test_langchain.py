@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -181,7 +181,7 @@ async def test_an_empty_query_returns_nothing(
 # --------------------------------------------------------------------------- sync invoke
 
 
-def ids(docs: list[Document]) -> list[str | None]:
+def ids(docs: Sequence[Document]) -> list[str | None]:
     return [d.id for d in docs]
 
 
@@ -211,7 +211,7 @@ async def test_sync_chain_branches_reach_the_loop_with_a_token(
         await anyio.to_thread.run_sync(rag_chain(r).invoke, REFUND)
     r.loop_token = anyio.lowlevel.current_token()
     answer = await anyio.to_thread.run_sync(rag_chain(r).invoke, REFUND)
-    assert ids(list(answer.sources)) == want
+    assert ids(answer.sources) == want
     # A plain thread (no loop of its own) reaches the loop the same way.
     got: list[Any] = []
     thread = threading.Thread(target=lambda: got.append(r.invoke(REFUND)))
