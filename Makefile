@@ -1,11 +1,17 @@
 # Every target sets up what it needs first (Python >= 3.12, uv, the workspace's .venv).
-.PHONY: setup demo test lint ci
+.PHONY: setup demo rag service test lint ci
 
 setup:
 	@bash scripts/bootstrap.sh
 
 demo: setup
 	.venv/bin/python examples/quickstart.py $(ARGS)
+
+rag: setup
+	.venv/bin/python examples/rag_pipeline.py $(ARGS)
+
+service: setup
+	.venv/bin/python -m examples.fastapi_service $(ARGS)
 
 test: setup
 	.venv/bin/pytest
