@@ -123,6 +123,8 @@ class Membership:
         _check_key(self.key)
         if not self.values:
             raise FilterError(f"filter on {self.key!r}: an 'in' list may not be empty")
+        if set(map(type, self.values)) == {str}:
+            return  # the common case (resource ids), checked at C speed
         kinds = set()
         for value in self.values:
             if not _is_scalar(value):

@@ -123,17 +123,30 @@ class TenancyPolicy:
         ws = eq(WORKSPACE_KEY, self.scope.workspace_id)
         return ws if caller is None else and_(ws, caller)
 
-    def recheck(self, metadata: Mapping[str, Any] | None, access: Access, record_id: str) -> bool:
+    def recheck(
+        self,
+        metadata: Mapping[str, Any] | None,
+        access: Access,
+        record_id: str,
+        *,
+        postfiltered: bool = False,
+    ) -> bool:
         """Re-check one hit against invariant 1 before it leaves the wrapper.
 
         A hit from another workspace, or of a resource the caller may not reach, is a
         bug below us (a compiler, a backend, tampered data): it is dropped, counted in
         :attr:`violations` and logged at ERROR on :data:`AUDIT_LOGGER`.
+
+        ``postfiltered``: the hit is a candidate of a post-filter, which the store
+        selected by workspace only. A resource outside ``access`` is then expected and
+        dropped silently; another workspace is still a violation.
         """
         meta = metadata or {}
-        ok = meta.get(WORKSPACE_KEY) == self.scope.workspace_id and access.allows(
-            meta.get(self.scope.resource_key)
-        )
+        same_workspace = meta.get(WORKSPACE_KEY) == self.scope.workspace_id
+        allowed = access.allows(meta.get(self.scope.resource_key))
+        ok = same_workspace and allowed
+        if postfiltered and same_workspace and not allowed:
+            return False
         if not ok:
             self.violations += 1
             _audit.error(
@@ -150,8 +163,22 @@ class TenancyPolicy:
             )
         return ok
 
-    def audit(self, *, strategy: str, examined: int, returned: int, dropped: int) -> None:
-        """Emit the one audit event of a read."""
+    def audit(
+        self,
+        *,
+        strategy: str,
+        examined: int,
+        returned: int,
+        dropped: int,
+        complete: bool = True,
+    ) -> None:
+        """Emit the one audit event of a read.
+
+        ``dropped`` counts hits the re-check refused (for a post-filter, candidates of
+        resources the caller may not see, which are expected). ``complete`` is ``False``
+        when a post-filter's over-fetch could not fill ``k`` (see
+        :mod:`sentinel_vectors.strategy`).
+        """
         _audit.info(
             "sentinel-vectors scoped read",
             extra={
@@ -164,6 +191,7 @@ class TenancyPolicy:
                 "examined": examined,
                 "returned": returned,
                 "dropped": dropped,
+                "complete": complete,
             },
         )
 

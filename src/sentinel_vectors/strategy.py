@@ -1,20 +1,36 @@
 """Read strategies: how the resource-id constraint reaches the store.
 
 ``prefilter``
-    One query with ``resource IN ids`` (or the workspace alone under full access).
+    One query with ``resource IN ids`` (or the workspace alone under full access). The
+    store returns the true top-k of what the caller may see, as far as its index can.
 ``chunked-prefilter``
     Large accessible lists are split into chunks of at most ``max_ids_per_query`` ids,
     one query per chunk, and the per-chunk top-k lists are merged. Stores cap the
     number of bound values in one filter (Chroma's SQLite refuses more than 32,766).
+``postfilter``
+    One query on the workspace alone (ANDed with the caller's filter), asking for more
+    than ``k`` candidates; every candidate is re-checked in Python against the accessible
+    set, and the fetch grows (``OverFetch``) until ``k`` hits pass, the workspace has no
+    more candidates, or ``max_candidates`` is reached. The result says whether it is
+    ``complete``: ``False`` when the cap was reached with fewer than ``k`` hits, so
+    hits the caller may see could be missing. Under ``auto`` an incomplete post-filter
+    falls back to the pre-filter plan, so ``auto`` never returns an incomplete result.
 
-Issue #7's benchmarks choose the thresholds; callers can force a strategy.
+``auto`` pre-filters, chunked above ``max_ids_per_query`` ids, and post-filters when
+the adapter gives a ``postfilter_min_ids`` and the accessible list is at least that long
+(``None`` never post-filters). Only top-k searches post-filter: ``get``, ``count`` and
+``delete`` always pre-filter. The thresholds come from ``python -m benchmarks`` (see
+``docs/benchmarks.md``); callers can force any strategy.
+
+Policy stays here: an adapter runs the plan's filters and, for a post-filter, hands
+:func:`postfilter_top_k` a ``search(fetch, which)`` that queries its store.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sentinel_vectors.errors import InvalidInputError
@@ -22,10 +38,24 @@ from sentinel_vectors.filters import Filter, and_, eq, in_
 from sentinel_vectors.policy import TenancyPolicy
 from sentinel_vectors.scope import WORKSPACE_KEY, Access
 
-__all__ = ["DEFAULT_MAX_IDS_PER_QUERY", "ReadPlan", "StrategyName", "merge_top_k", "plan_read"]
+__all__ = [
+    "DEFAULT_MAX_IDS_PER_QUERY",
+    "DEFAULT_OVERFETCH",
+    "STRATEGIES",
+    "Gathered",
+    "OverFetch",
+    "ReadPlan",
+    "StrategyName",
+    "merge_top_k",
+    "plan_read",
+    "postfilter_top_k",
+    "postfilter_top_k_sync",
+]
 
-StrategyName = Literal["auto", "prefilter", "chunked-prefilter"]
+StrategyName = Literal["auto", "prefilter", "chunked-prefilter", "postfilter"]
 """A read strategy a caller may force; ``auto`` lets the plan choose."""
+
+STRATEGIES: tuple[StrategyName, ...] = ("auto", "prefilter", "chunked-prefilter", "postfilter")
 
 DEFAULT_MAX_IDS_PER_QUERY = 20_000
 """Accessible-list size above which reads are chunked (see module docstring).
@@ -38,11 +68,61 @@ one query. 20,000 keeps a wide margin under that cap for the caller's own filter
 
 
 @dataclass(frozen=True, slots=True)
+class OverFetch:
+    """How a post-filter sizes its candidate fetches for a top-``k`` search.
+
+    The first fetch asks for ``k * first`` candidates, each further one ``growth`` times
+    more, up to ``max_candidates`` (never fewer than ``k``). Each fetch is one store
+    query; a later fetch replaces the earlier candidates (stores have no ANN cursor).
+    """
+
+    first: int = 10
+    growth: int = 4
+    max_candidates: int = 2_000
+
+    def __post_init__(self) -> None:
+        for name in ("first", "growth", "max_candidates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"OverFetch.{name} must be a positive integer")
+        if self.growth < 2:
+            raise InvalidInputError("OverFetch.growth must be at least 2")
+
+    def schedule(self, k: int) -> tuple[int, ...]:
+        """The candidate counts of successive fetches for a top-``k`` search."""
+        cap = max(self.max_candidates, k)
+        sizes = [min(k * self.first, cap)]
+        while sizes[-1] < cap:
+            sizes.append(min(sizes[-1] * self.growth, cap))
+        return tuple(sizes)
+
+
+DEFAULT_OVERFETCH = OverFetch()
+"""The post-filter's default fetch schedule: 10k, then x4, up to 2,000 candidates."""
+
+
+@dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """The filters to run (one query each) and the strategy's name for the audit log."""
+    """The filters to run (one query each) and the strategy's name for the audit log.
+
+    A post-filter plan has one filter (the workspace and the caller's filter), the
+    ``fetch`` schedule, and, under ``auto``, the pre-filter ``fallback`` to run when the
+    post-filter could not fill ``k``.
+    """
 
     strategy: str
     filters: tuple[Filter, ...]
+    fetch: tuple[int, ...] = ()
+    fallback: _Deferred | None = None
+
+    @property
+    def postfilter(self) -> bool:
+        """Whether this plan post-filters (see :func:`postfilter_top_k`)."""
+        return bool(self.fetch)
+
+    def fallback_plan(self) -> ReadPlan | None:
+        """The pre-filter plan to run when this post-filter could not fill ``k`` (``auto``)."""
+        return None if self.fallback is None else self.fallback.plan()
 
 
 def plan_read(
@@ -52,19 +132,70 @@ def plan_read(
     *,
     strategy: StrategyName = "auto",
     max_ids_per_query: int = DEFAULT_MAX_IDS_PER_QUERY,
+    k: int | None = None,
+    postfilter_min_ids: int | None = None,
+    overfetch: OverFetch | None = None,
 ) -> ReadPlan | None:
-    """Plan a scoped read; ``None`` when the caller can see nothing (skip the store)."""
-    if strategy not in ("auto", "prefilter", "chunked-prefilter"):
+    """Plan a scoped read; ``None`` when the caller can see nothing (skip the store).
+
+    ``k`` is the number of hits of a top-k search (``None`` for gets, counts and
+    deletes, which never post-filter).
+    """
+    if strategy not in STRATEGIES:
         raise InvalidInputError(f"unknown read strategy {strategy!r}")
-    whole = policy.read_filter(access, caller)
-    if whole is None:
+    policy.check_caller_filter(caller)
+    if access.is_empty:
         return None
-    ids = sorted(access.resource_ids)
+    if k is None or access.full:
+        # Full access: the pre-filter is the workspace alone, nothing to post-filter.
+        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
+    wants_post = strategy == "postfilter" or (
+        strategy == "auto"
+        and postfilter_min_ids is not None
+        and access.count >= postfilter_min_ids
+    )
+    if not wants_post:
+        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
+    return ReadPlan(
+        "postfilter",
+        (policy.workspace_filter(caller),),
+        fetch=(overfetch or DEFAULT_OVERFETCH).schedule(k),
+        fallback=_Deferred(policy, access, caller, max_ids_per_query)
+        if strategy == "auto"
+        else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """The pre-filter plan an ``auto`` post-filter falls back to, built only if needed."""
+
+    policy: TenancyPolicy
+    access: Access
+    caller: Filter | None
+    max_ids_per_query: int
+
+    def plan(self) -> ReadPlan:
+        return _prefilter_plan(
+            self.policy, self.access, self.caller, "auto", self.max_ids_per_query
+        )
+
+
+def _prefilter_plan(
+    policy: TenancyPolicy,
+    access: Access,
+    caller: Filter | None,
+    strategy: StrategyName,
+    max_ids_per_query: int,
+) -> ReadPlan:
     chunked = strategy == "chunked-prefilter" or (
-        strategy == "auto" and len(ids) > max_ids_per_query
+        strategy in ("auto", "postfilter") and access.count > max_ids_per_query
     )
     if access.full or not chunked:
+        whole = policy.read_filter(access, caller)
+        assert whole is not None  # access is not empty
         return ReadPlan("prefilter", (whole,))
+    ids = list(access.resource_ids)  # any partition will do: results are merged
     ws = eq(WORKSPACE_KEY, policy.scope.workspace_id)
     filters = []
     for start in range(0, len(ids), max_ids_per_query):
@@ -83,3 +214,114 @@ def merge_top_k[T](
 ) -> list[T]:
     """Merge per-chunk result lists (each sorted by ascending distance) into one top-k."""
     return heapq.nsmallest(k, (hit for run in runs for hit in run), key=distance)
+
+
+@dataclass(slots=True)
+class Gathered[T]:
+    """What a post-filter found for one query.
+
+    ``hits``: at most ``k`` admitted hits, nearest first. ``examined``: candidates
+    re-checked. ``complete``: ``k`` hits were admitted, or the store ran out of
+    candidates (so nothing the caller may see was left out by the over-fetch cap).
+    """
+
+    hits: list[T] = field(default_factory=list)
+    examined: int = 0
+    fetches: int = 0
+    complete: bool = False
+
+
+async def postfilter_top_k[T](
+    plan: ReadPlan,
+    k: int,
+    n_queries: int,
+    search: Callable[[int, list[int]], Awaitable[Sequence[Sequence[T]]]],
+    *,
+    admit: Callable[[T], bool],
+    key: Callable[[T], str],
+    distance: Callable[[T], float],
+) -> list[Gathered[T]]:
+    """Run a post-filter plan's adaptive over-fetch for ``n_queries`` queries.
+
+    ``search(fetch, which)`` asks the store for the ``fetch`` nearest candidates under
+    ``plan.filters[0]`` for each query index in ``which`` (one list per index, nearest
+    first). ``admit`` re-checks one candidate (the policy's re-check with denied
+    resources expected); ``key`` and ``distance`` identify and rank candidates. A query
+    stops fetching once ``k`` candidates are admitted or the store returns fewer than it
+    was asked for (the workspace has no more).
+    """
+    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    for fetch, which in run.rounds():
+        run.feed(which, fetch, await search(fetch, which))
+    return run.results()
+
+
+def postfilter_top_k_sync[T](
+    plan: ReadPlan,
+    k: int,
+    n_queries: int,
+    search: Callable[[int, list[int]], Sequence[Sequence[T]]],
+    *,
+    admit: Callable[[T], bool],
+    key: Callable[[T], str],
+    distance: Callable[[T], float],
+) -> list[Gathered[T]]:
+    """:func:`postfilter_top_k` with a blocking ``search`` (inside a DB transaction)."""
+    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    for fetch, which in run.rounds():
+        run.feed(which, fetch, search(fetch, which))
+    return run.results()
+
+
+class _OverFetchRun[T]:
+    """The over-fetch loop's state, shared by the async and the blocking driver."""
+
+    def __init__(
+        self,
+        plan: ReadPlan,
+        k: int,
+        n_queries: int,
+        admit: Callable[[T], bool],
+        key: Callable[[T], str],
+        distance: Callable[[T], float],
+    ) -> None:
+        if not plan.postfilter:
+            raise InvalidInputError("a post-filter run needs a post-filter plan")
+        self.plan, self.k = plan, k
+        self.admit, self.key, self.distance = admit, key, distance
+        self.out = [Gathered[T]() for _ in range(n_queries)]
+        self.kept: list[dict[str, T]] = [{} for _ in range(n_queries)]
+        self.seen: list[set[str]] = [set() for _ in range(n_queries)]
+        self.pending = list(range(n_queries))
+
+    def rounds(self) -> Iterable[tuple[int, list[int]]]:
+        for fetch in self.plan.fetch:
+            if not self.pending:
+                return
+            yield fetch, list(self.pending)
+
+    def feed(self, which: list[int], fetch: int, runs: Sequence[Sequence[T]]) -> None:
+        if len(runs) != len(which):
+            raise InvalidInputError("search() must return one candidate list per query asked")
+        still: list[int] = []
+        for q, candidates in zip(which, runs, strict=True):
+            got, kept, seen = self.out[q], self.kept[q], self.seen[q]
+            got.fetches += 1
+            for hit in candidates:
+                hid = self.key(hit)
+                if hid in seen:
+                    continue
+                seen.add(hid)
+                got.examined += 1
+                if self.admit(hit):
+                    kept[hid] = hit
+            if len(kept) >= self.k or len(candidates) < fetch:
+                got.complete = True
+            else:
+                still.append(q)
+        self.pending = still
+
+    def results(self) -> list[Gathered[T]]:
+        for q, got in enumerate(self.out):
+            got.hits = heapq.nsmallest(self.k, self.kept[q].values(), key=self.distance)
+        return self.out
