@@ -5,7 +5,16 @@
 owner and resource, and every read is confined to what the caller may view.
 """
 
-from sentinel_vectors_chroma.collection import ScopedCollection
+from sentinel_vectors_chroma.collection import (
+    DEFAULT_POSTFILTER_MIN_IDS,
+    ScopedCollection,
+    ScopedQueryResult,
+)
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler
 
-__all__ = ["ChromaWhereCompiler", "ScopedCollection"]
+__all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
+    "ChromaWhereCompiler",
+    "ScopedCollection",
+    "ScopedQueryResult",
+]

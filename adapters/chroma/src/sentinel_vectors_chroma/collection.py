@@ -23,9 +23,12 @@ from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
 from sentinel_vectors.strategy import (
     DEFAULT_MAX_IDS_PER_QUERY,
+    OverFetch,
+    ReadPlan,
     StrategyName,
     merge_top_k,
     plan_read,
+    postfilter_top_k,
 )
 from sentinel_vectors.validation import (
     as_embeddings,
@@ -36,9 +39,30 @@ from sentinel_vectors.validation import (
 )
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler, Where
 
-__all__ = ["ScopedCollection"]
+__all__ = ["DEFAULT_POSTFILTER_MIN_IDS", "ScopedCollection", "ScopedQueryResult"]
 
 Result = dict[str, Any]
+
+DEFAULT_POSTFILTER_MIN_IDS: int | None = 20_001
+"""Accessible-list size from which ``auto`` post-filters a ``query`` on Chroma.
+
+See ``docs/benchmarks.md``: below it the ``IN`` pre-filter is faster than a workspace
+query; above ``max_ids_per_query`` the pre-filter needs several queries, and a post-filter
+that fills ``k`` within its over-fetch is one query on the workspace.
+"""
+
+
+class ScopedQueryResult(dict[str, Any]):
+    """Chroma's ``QueryResult`` dict, plus the read's :attr:`complete` flag.
+
+    The keys are exactly Chroma's; ``complete`` is an attribute (not a key), so code
+    written against the native result is unaffected. It is ``False`` only when a forced
+    ``postfilter`` read could not fill ``n_results`` for some query within its over-fetch
+    (see :mod:`sentinel_vectors.strategy`): hits the caller may see may be missing.
+    """
+
+    complete: bool = True
+
 
 _GET_FIELDS = ("ids", "embeddings", "documents", "uris", "data", "metadatas")
 _QUERY_FIELDS = (*_GET_FIELDS, "distances")
@@ -60,6 +84,9 @@ class ScopedCollection:
         timeout: seconds to wait for the permission service before failing closed.
         strategy: force a read strategy (see :mod:`sentinel_vectors.strategy`).
         max_ids_per_query: accessible-list size above which reads are chunked.
+        postfilter_min_ids: accessible-list size from which ``auto`` post-filters
+            queries (``None``: never); see :data:`DEFAULT_POSTFILTER_MIN_IDS`.
+        overfetch: the post-filter's fetch schedule.
         compiler: the filter compiler (a seam for tests and extensions).
 
     Record ids are stored as ``"<workspace_id>:<id>"`` so ids never collide across
@@ -76,6 +103,8 @@ class ScopedCollection:
         timeout: float = 5.0,
         strategy: StrategyName = "auto",
         max_ids_per_query: int = DEFAULT_MAX_IDS_PER_QUERY,
+        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
+        overfetch: OverFetch | None = None,
         compiler: FilterCompiler[Where] | None = None,
     ) -> None:
         scope = Scope.of(
@@ -89,6 +118,14 @@ class ScopedCollection:
         self._compiler: FilterCompiler[Where] = compiler or ChromaWhereCompiler()
         self._strategy: StrategyName = strategy
         self._max_ids = check_positive_int(max_ids_per_query, what="max_ids_per_query")
+        self._postfilter_min_ids = (
+            None
+            if postfilter_min_ids is None
+            else check_positive_int(postfilter_min_ids, what="postfilter_min_ids")
+        )
+        if overfetch is not None and not isinstance(overfetch, OverFetch):
+            raise InvalidInputError("overfetch must be a sentinel_vectors.strategy.OverFetch")
+        self._overfetch = overfetch
         self._dimension: int | None = None
 
     # -- introspection ---------------------------------------------------------------
@@ -311,7 +348,9 @@ class ScopedCollection:
         """Nearest neighbours among the records the caller may view (``QueryResult`` shape).
 
         Pass ``query_embeddings``; ``query_texts``/``images``/``uris`` are embedded by
-        the collection's own embedding function, if it has one.
+        the collection's own embedding function, if it has one. The result is a
+        :class:`ScopedQueryResult` (a dict with Chroma's keys) whose ``complete``
+        attribute tells whether a post-filter filled ``n_results``.
         """
         check_positive_int(n_results, what="n_results")
         id_list = None if ids is None else as_id_list(ids, allow_empty=True)
@@ -334,51 +373,110 @@ class ScopedCollection:
             n_queries = len(vectors)
         else:
             ((name, value),) = given.items()
-            native_query[name] = value
-            n_queries = 1 if isinstance(value, str) else len(value)
+            native_query[name] = [value] if isinstance(value, str) else list(value)
+            n_queries = len(native_query[name])
         caller = self._caller_filter(where)
         access = await self.scope.access("view")
         plan = plan_read(
-            self._policy, access, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
+            self._policy,
+            access,
+            caller,
+            strategy=self._strategy,
+            max_ids_per_query=self._max_ids,
+            k=n_results,
+            postfilter_min_ids=self._postfilter_min_ids,
+            overfetch=self._overfetch,
         )
         if plan is None or id_list == []:
             self._policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
             return _empty_query(wanted, n_queries)
         pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
-        per_query: list[list[list[dict[str, Any]]]] = [[] for _ in range(n_queries)]
-        for flt in plan.filters:
-            raw = await self._call(
-                "query",
-                **native_query,
-                ids=pids,
-                n_results=n_results,
-                where=self._compiler.compile(flt),
-                where_document=where_document,
-                include=sorted(set(wanted) | {"metadatas", "distances"}),
+        include_native = sorted(set(wanted) | {"metadatas", "distances"})
+        merged: list[list[dict[str, Any]]] | None = None
+        complete = True
+        if plan.postfilter:
+            post = plan
+            gathered = await postfilter_top_k(
+                post,
+                n_results,
+                n_queries,
+                lambda fetch, which: self._candidates(
+                    post, native_query, which, pids, fetch, where_document, include_native
+                ),
+                admit=lambda row: self._policy.recheck(
+                    row.get("metadatas"), access, row["ids"], postfiltered=True
+                ),
+                key=lambda row: str(row["ids"]),
+                distance=lambda row: float(row["distances"]),
             )
-            for q in range(n_queries):
-                per_query[q].append(_rows(_nth(raw, q, _QUERY_FIELDS), _QUERY_FIELDS))
-        examined = returned = 0
-        merged: list[list[dict[str, Any]]] = []
-        for runs in per_query:
-            top = merge_top_k(runs, n_results, distance=lambda row: float(row["distances"]))
-            kept = self._recheck(top, access)
-            examined += len(top)
-            returned += len(kept)
-            merged.append(kept)
+            complete = all(g.complete for g in gathered)
+            if complete or plan.fallback is None:
+                examined = sum(g.examined for g in gathered)
+                merged = [self._logical(g.hits) for g in gathered]
+            else:
+                fallback = plan.fallback_plan()
+                assert fallback is not None
+                plan = fallback
+        if merged is None:
+            per_query: list[list[list[dict[str, Any]]]] = [[] for _ in range(n_queries)]
+            for flt in plan.filters:
+                raw = await self._call(
+                    "query",
+                    **native_query,
+                    ids=pids,
+                    n_results=n_results,
+                    where=self._compiler.compile(flt),
+                    where_document=where_document,
+                    include=include_native,
+                )
+                for q in range(n_queries):
+                    per_query[q].append(_rows(_nth(raw, q, _QUERY_FIELDS), _QUERY_FIELDS))
+            examined = 0
+            merged = []
+            complete = True
+            for runs in per_query:
+                top = merge_top_k(runs, n_results, distance=lambda row: float(row["distances"]))
+                examined += len(top)
+                merged.append(self._recheck(top, access))
+        returned = sum(len(rows) for rows in merged)
         self._policy.audit(
             strategy=plan.strategy,
             examined=examined,
             returned=returned,
             dropped=examined - returned,
+            complete=complete,
         )
-        out: Result = {"included": list(wanted)}
+        out = ScopedQueryResult(included=list(wanted))
         for field in _QUERY_FIELDS:
             if field == "ids" or field in wanted:
                 out[field] = [[row[field] for row in rows] for rows in merged]
             else:
                 out[field] = None
+        out.complete = complete
         return out
+
+    async def _candidates(
+        self,
+        plan: ReadPlan,
+        native_query: Mapping[str, list[Any]],
+        which: list[int],
+        pids: list[str] | None,
+        fetch: int,
+        where_document: Mapping[str, Any] | None,
+        include: list[str],
+    ) -> list[list[dict[str, Any]]]:
+        """A post-filter's ``fetch`` nearest candidates in the workspace, per query index."""
+        ((name, inputs),) = native_query.items()
+        raw = await self._call(
+            "query",
+            **{name: [inputs[q] for q in which]},
+            ids=pids,
+            n_results=fetch,
+            where=self._compiler.compile(plan.filters[0]),
+            where_document=where_document,
+            include=include,
+        )
+        return [_rows(_nth(raw, i, _QUERY_FIELDS), _QUERY_FIELDS) for i in range(len(which))]
 
     async def count(self) -> int:
         """How many records the caller may view (not the collection's total)."""
@@ -437,6 +535,12 @@ class ScopedCollection:
         flt = where if not isinstance(where, Mapping) else parse_where(where)
         self._policy.check_caller_filter(flt)
         return flt
+
+    def _logical(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows already admitted by the re-check, with the caller's ids."""
+        for row in rows:
+            row["ids"] = self._policy.logical_id(row["ids"])
+        return rows
 
     def _recheck(self, rows: list[dict[str, Any]], access: Access) -> list[dict[str, Any]]:
         kept = []
@@ -574,7 +678,7 @@ def _empty_get(wanted: Sequence[str]) -> Result:
 
 
 def _empty_query(wanted: Sequence[str], n_queries: int) -> Result:
-    out: Result = {"included": list(wanted)}
+    out = ScopedQueryResult(included=list(wanted))
     for field in _QUERY_FIELDS:
         out[field] = [[] for _ in range(n_queries)] if field == "ids" or field in wanted else None
     return out
