@@ -6,7 +6,14 @@ to what the caller may view, and sets ``sentinel.workspace_id`` for row-level se
 in every transaction. ``SyncScopedVectorStore`` is the same over a sync engine.
 """
 
-from sentinel_vectors_pgvector._core import Hit, IterativeScan, Record, SearchSettings
+from sentinel_vectors_pgvector._core import (
+    DEFAULT_POSTFILTER_MIN_IDS,
+    Hit,
+    Hits,
+    IterativeScan,
+    Record,
+    SearchSettings,
+)
 from sentinel_vectors_pgvector.compiler import SqlFilterCompiler
 from sentinel_vectors_pgvector.model import (
     DISTANCE_OPCLASSES,
@@ -26,12 +33,14 @@ from sentinel_vectors_pgvector.rls import (
 from sentinel_vectors_pgvector.store import ScopedVectorStore, SyncScopedVectorStore
 
 __all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
     "DISTANCE_OPCLASSES",
     "POLICY_NAME",
     "WORKSPACE_SETTING",
     "ChunkMixin",
     "Distance",
     "Hit",
+    "Hits",
     "IterativeScan",
     "Record",
     "ScopedVectorStore",

@@ -41,6 +41,14 @@ from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
 from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
+from sentinel_vectors.strategy import (
+    OverFetch,
+    ReadPlan,
+    StrategyName,
+    merge_top_k,
+    plan_read,
+    postfilter_top_k_sync,
+)
 from sentinel_vectors.validation import (
     as_embeddings,
     as_id_list,
@@ -57,7 +65,26 @@ from sentinel_vectors_pgvector.model import (
 )
 from sentinel_vectors_pgvector.rls import WORKSPACE_SETTING
 
-__all__ = ["Hit", "IterativeScan", "Record", "SearchSettings", "StoreCore"]
+__all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
+    "Hit",
+    "Hits",
+    "IterativeScan",
+    "Record",
+    "SearchSettings",
+    "StoreCore",
+]
+
+DEFAULT_POSTFILTER_MIN_IDS: int | None = None
+"""Accessible-list size from which ``auto`` post-filters a ``query`` (``None``: never).
+
+See ``docs/benchmarks.md``: ``resource_id = ANY(:ids)`` with an iterative HNSW scan stays
+within a small factor of the workspace-only query for every list size measured, so
+pgvector pre-filters unless a caller opts in.
+"""
+
+# pgvector binds the id list as one array parameter: no per-query limit to chunk under.
+_NO_CHUNKING = 2**62
 
 IterativeScan = Literal["off", "relaxed_order", "strict_order"]
 """pgvector's ``hnsw.iterative_scan`` modes."""
@@ -93,6 +120,22 @@ class Hit:
     document: str | None
     metadata: dict[str, Any]
     embedding: list[float] | None = None
+
+
+class Hits(list[Hit]):
+    """The hits of a search: a ``list[Hit]`` plus the read's :attr:`complete` flag.
+
+    ``complete`` is ``False`` only when a forced ``postfilter`` read could not fill ``k``
+    within its over-fetch (see :mod:`sentinel_vectors.strategy`).
+    """
+
+    complete: bool = True
+
+    @classmethod
+    def of(cls, hits: Sequence[Hit], *, complete: bool = True) -> Hits:
+        out = cls(hits)
+        out.complete = complete
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +185,22 @@ class StoreCore:
         distance: Distance,
         search: SearchSettings,
         compiler: FilterCompiler[ColumnElement[bool]] | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
+        overfetch: OverFetch | None = None,
     ) -> None:
+        if strategy not in ("auto", "prefilter", "postfilter"):
+            raise InvalidInputError(
+                f"strategy must be 'auto', 'prefilter' or 'postfilter' (the id list is one "
+                f"array parameter, never chunked), got {strategy!r}"
+            )
+        if postfilter_min_ids is not None:
+            check_positive_int(postfilter_min_ids, what="postfilter_min_ids")
+        if overfetch is not None and not isinstance(overfetch, OverFetch):
+            raise InvalidInputError("overfetch must be a sentinel_vectors.strategy.OverFetch")
+        self.strategy: StrategyName = strategy
+        self.postfilter_min_ids = postfilter_min_ids
+        self.overfetch = overfetch
         self.scope = scope
         self.model = model
         self.table = table_of(model)
@@ -225,6 +283,19 @@ class StoreCore:
         self.policy.check_caller_filter(flt)
         self.compiler.compile(flt)  # refuse what cannot compile before any lookup
         return flt
+
+    def query_plan(self, access: Access, caller: Filter | None, k: int) -> ReadPlan | None:
+        """The read plan of a top-``k`` search (``None``: nothing is visible)."""
+        return plan_read(
+            self.policy,
+            access,
+            caller,
+            strategy=self.strategy,
+            max_ids_per_query=_NO_CHUNKING,
+            k=k,
+            postfilter_min_ids=self.postfilter_min_ids,
+            overfetch=self.overfetch,
+        )
 
     def check_distance(self, distance: Distance | None) -> Distance:
         """The query's distance, defaulting to the store's."""
@@ -483,38 +554,106 @@ class StoreCore:
     def query_tx(
         self,
         session: Session,
-        flt: Filter,
+        plan: ReadPlan,
         access: Access,
         *,
         vector: list[float],
         k: int,
         distance: Distance,
         include_embeddings: bool,
-    ) -> list[Hit]:
-        """Top-``k`` under ``flt`` by ``distance``, with iterative HNSW scans; re-checked."""
+    ) -> Hits:
+        """Top-``k`` by ``distance`` under the plan, with iterative HNSW scans; re-checked.
+
+        A post-filter plan asks for growing numbers of candidates in the workspace (each
+        one ``SELECT ... LIMIT fetch`` in this transaction); under ``auto`` a post-filter
+        that cannot fill ``k`` falls back to the pre-filter in the same transaction.
+        """
         self.configure_tx(session, k=k)
         query = bindparam(None, vector, type_=self.c_emb.type)
         dist = _distance(self.c_emb, distance, query).label("distance")
         cols: list[Any] = [self.c_id, self.c_ws, self.c_res, self.c_owner, self.c_doc, self.c_meta]
         if include_embeddings:
             cols.append(self.c_emb)
-        stmt = select(*cols, dist).where(self.where(flt)).order_by(dist).limit(k)
-        rows = session.execute(stmt).all()
-        hits: list[Hit] = []
+
+        def nearest(flt: Filter, limit: int) -> list[Any]:
+            stmt = select(*cols, dist).where(self.where(flt)).order_by(dist).limit(limit)
+            return list(session.execute(stmt).all())
+
+        def hit(row: Any, meta: dict[str, Any]) -> Hit:
+            emb = _vector(row[6]) if include_embeddings else None
+            return Hit(row[0], float(row[-1]), row[4], meta, emb)
+
+        if plan.postfilter:
+            post = plan
+            admitted: dict[str, Hit] = {}
+
+            def search(fetch: int, which: list[int]) -> list[list[Any]]:
+                if fetch > k:
+                    self._raise_ef(session, fetch)
+                return [nearest(post.filters[0], fetch)]
+
+            def admit(row: Any) -> bool:
+                meta = self._metadata(row)
+                ok = self.policy.recheck(meta, access, row[0], postfiltered=True)
+                if ok:
+                    admitted[row[0]] = hit(row, meta)
+                return ok
+
+            (got,) = postfilter_top_k_sync(
+                post,
+                k,
+                1,
+                search,
+                admit=admit,
+                key=lambda row: str(row[0]),
+                distance=lambda row: float(row[-1]),
+            )
+            if got.complete or post.fallback is None:
+                hits = [admitted[row[0]] for row in got.hits]
+                self.policy.audit(
+                    strategy="postfilter",
+                    examined=got.examined,
+                    returned=len(hits),
+                    dropped=got.examined - len(hits),
+                    complete=got.complete,
+                )
+                return Hits.of(hits, complete=got.complete)
+            fallback = post.fallback_plan()
+            assert fallback is not None
+            plan = fallback
+            self.configure_tx(session, k=k)
+        runs = [nearest(flt, k) for flt in plan.filters]
+        rows = merge_top_k(runs, k, distance=lambda row: float(row[-1]))
+        hits = []
         for row in rows:
             meta = self._metadata(row)
             if self.policy.recheck(meta, access, row[0]):
-                emb = _vector(row[6]) if include_embeddings else None
-                hits.append(Hit(row[0], float(row[-1]), row[4], meta, emb))
+                hits.append(hit(row, meta))
         # relaxed_order may return rows slightly out of order: sort what is returned.
-        hits.sort(key=lambda hit: hit.distance)
+        hits.sort(key=lambda h: h.distance)
+        name = plan.strategy
+        if plan.strategy == "prefilter" and self.search.iterative_scan != "off":
+            name = "prefilter-iterative"
         self.policy.audit(
-            strategy="prefilter-iterative" if self.search.iterative_scan != "off" else "prefilter",
+            strategy=name,
             examined=len(rows),
             returned=len(hits),
             dropped=len(rows) - len(hits),
         )
-        return hits
+        return Hits.of(hits)
+
+    def _raise_ef(self, session: Session, fetch: int) -> None:
+        """``hnsw.ef_search`` for a post-filter fetch of ``fetch`` candidates (max 1000)."""
+        ef = min(max(self.search.ef_search or 40, fetch), 1000)
+        session.execute(
+            select(
+                func.set_config(
+                    bindparam(None, "hnsw.ef_search", type_=Text),
+                    bindparam(None, str(ef), type_=Text),
+                    true(),
+                )
+            )
+        )
 
     def count_tx(self, session: Session, flt: Filter, access: Access) -> int:
         """How many records ``flt`` reaches, re-checked per (workspace, resource) group."""

@@ -25,6 +25,7 @@ read ``col IS NULL OR ...``.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Numeric,
+    Text,
     Uuid,
     and_,
     any_,
@@ -95,9 +97,15 @@ class SqlFilterCompiler(FilterCompiler[Clause]):
 
     def membership(self, node: Membership) -> Clause:
         """``in`` / ``not in``: one bound array, whatever its length."""
+        column = self._columns.get(node.key)
+        if column is not None and isinstance(column.type, Uuid) and _canonical_uuids(node.values):
+            # Canonical UUID strings (the policy's accessible list): bound as one text[]
+            # and cast by the server, instead of a uuid.UUID object per id in Python.
+            ids = bindparam(None, list(node.values), type_=ARRAY(Text))
+            found = column == any_(cast(ids, ARRAY(Uuid())))
+            return or_(column.is_(None), not_(found)) if node.negated else found
         for value in node.values:
             _check_finite(node.key, value)
-        column = self._columns.get(node.key)
         if column is not None:
             values = [_column_value(column, node.key, v) for v in node.values]
             found = column == any_(bindparam(None, values, type_=ARRAY(column.type)))
@@ -122,6 +130,15 @@ class SqlFilterCompiler(FilterCompiler[Clause]):
 
     def _contains(self, key: str, value: Scalar) -> Clause:
         return self._meta.op("@>", return_type=Boolean)(bindparam(None, {key: value}, type_=JSONB))
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _canonical_uuids(values: tuple[Scalar, ...]) -> bool:
+    """Whether every value is a canonical (lower-case, hyphenated) UUID string."""
+    match = _CANONICAL_UUID.fullmatch
+    return all(isinstance(v, str) and match(v) for v in values)
 
 
 def _check_finite(key: str, value: Scalar) -> None:

@@ -26,9 +26,11 @@ from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import FilterCompiler
 from sentinel_vectors.scope import Access, Action, Scope
+from sentinel_vectors.strategy import OverFetch, StrategyName
 from sentinel_vectors.validation import as_id_list, check_positive_int
 from sentinel_vectors_pgvector._core import (
-    Hit,
+    DEFAULT_POSTFILTER_MIN_IDS,
+    Hits,
     IterativeScan,
     Record,
     SearchSettings,
@@ -66,12 +68,24 @@ class _Base:
         ef_search: int | None = None,
         max_scan_tuples: int | None = None,
         compiler: FilterCompiler[ColumnElement[bool]] | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
+        overfetch: OverFetch | None = None,
     ) -> None:
         scope = Scope.of(
             auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
         )
         settings = SearchSettings(iterative_scan, ef_search, max_scan_tuples)
-        self._core = StoreCore(scope, model, distance=distance, search=settings, compiler=compiler)
+        self._core = StoreCore(
+            scope,
+            model,
+            distance=distance,
+            search=settings,
+            compiler=compiler,
+            strategy=strategy,
+            postfilter_min_ids=postfilter_min_ids,
+            overfetch=overfetch,
+        )
 
     @property
     def scope(self) -> Scope:
@@ -119,6 +133,11 @@ class ScopedVectorStore(_Base):
             (``SET LOCAL``), see :class:`SearchSettings`.
         compiler: the filter compiler (a seam for tests and extensions); the default
             is :class:`~sentinel_vectors_pgvector.SqlFilterCompiler` over the table.
+        strategy: force the read strategy of :meth:`query` (``"prefilter"`` or
+            ``"postfilter"``; see :mod:`sentinel_vectors.strategy`).
+        postfilter_min_ids: accessible-list size from which ``auto`` post-filters a
+            query (``None``: never).
+        overfetch: the post-filter's fetch schedule.
 
     Nothing of the engine or session is reachable through the store.
     """
@@ -137,6 +156,9 @@ class ScopedVectorStore(_Base):
         ef_search: int | None = None,
         max_scan_tuples: int | None = None,
         compiler: FilterCompiler[ColumnElement[bool]] | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
+        overfetch: OverFetch | None = None,
     ) -> None:
         super().__init__(
             auth,
@@ -149,6 +171,9 @@ class ScopedVectorStore(_Base):
             ef_search=ef_search,
             max_scan_tuples=max_scan_tuples,
             compiler=compiler,
+            strategy=strategy,
+            postfilter_min_ids=postfilter_min_ids,
+            overfetch=overfetch,
         )
         if not isinstance(bind, AsyncEngine | AsyncSession):
             raise InvalidInputError(
@@ -261,20 +286,24 @@ class ScopedVectorStore(_Base):
         filter: WhereArg = None,
         distance: Distance | None = None,
         include_embeddings: bool = False,
-    ) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view, nearest first."""
+    ) -> Hits:
+        """The ``k`` nearest chunks the caller may view, nearest first.
+
+        A :class:`~sentinel_vectors_pgvector.Hits` (a ``list[Hit]``) whose ``complete``
+        attribute tells whether a post-filter filled ``k``.
+        """
         vector = self._core.query_vector(embedding)
         check_positive_int(k, what="k")
         dist = self._core.check_distance(distance)
         caller = self._core.caller_filter(filter)
         access = await self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None:
+        plan = self._core.query_plan(access, caller, k)
+        if plan is None:
             self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return []
+            return Hits()
         return await self._run(
             self._core.query_tx,
-            flt,
+            plan,
             access,
             vector=vector,
             k=k,
@@ -375,6 +404,9 @@ class SyncScopedVectorStore(_Base):
         max_scan_tuples: int | None = None,
         compiler: FilterCompiler[ColumnElement[bool]] | None = None,
         portal: anyio.from_thread.BlockingPortal | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
+        overfetch: OverFetch | None = None,
     ) -> None:
         super().__init__(
             auth,
@@ -387,6 +419,9 @@ class SyncScopedVectorStore(_Base):
             ef_search=ef_search,
             max_scan_tuples=max_scan_tuples,
             compiler=compiler,
+            strategy=strategy,
+            postfilter_min_ids=postfilter_min_ids,
+            overfetch=overfetch,
         )
         if not isinstance(bind, Engine | Session):
             raise InvalidInputError(
@@ -483,20 +518,20 @@ class SyncScopedVectorStore(_Base):
         filter: WhereArg = None,
         distance: Distance | None = None,
         include_embeddings: bool = False,
-    ) -> list[Hit]:
+    ) -> Hits:
         """See :meth:`ScopedVectorStore.query`."""
         vector = self._core.query_vector(embedding)
         check_positive_int(k, what="k")
         dist = self._core.check_distance(distance)
         caller = self._core.caller_filter(filter)
         access = self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None:
+        plan = self._core.query_plan(access, caller, k)
+        if plan is None:
             self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return []
+            return Hits()
         return self._run(
             self._core.query_tx,
-            flt,
+            plan,
             access,
             vector=vector,
             k=k,
