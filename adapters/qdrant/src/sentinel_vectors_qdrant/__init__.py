@@ -6,9 +6,22 @@ caller's workspace, owner and resource, and every read is confined to what the c
 may view. ``ensure_collection(...)`` creates a collection with the tenant payload indexes.
 """
 
-from sentinel_vectors_qdrant.client import ScopedQdrantClient
+from sentinel_vectors_qdrant.client import (
+    DEFAULT_POSTFILTER_MIN_IDS,
+    LOCAL_POSTFILTER_MIN_IDS,
+    ScopedQdrantClient,
+    ScopedQueryResponse,
+)
 from sentinel_vectors_qdrant.collection import ensure_collection
 from sentinel_vectors_qdrant.compiler import QdrantFilterCompiler
 from sentinel_vectors_qdrant.points import ID_KEY
 
-__all__ = ["ID_KEY", "QdrantFilterCompiler", "ScopedQdrantClient", "ensure_collection"]
+__all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
+    "ID_KEY",
+    "LOCAL_POSTFILTER_MIN_IDS",
+    "QdrantFilterCompiler",
+    "ScopedQdrantClient",
+    "ScopedQueryResponse",
+    "ensure_collection",
+]

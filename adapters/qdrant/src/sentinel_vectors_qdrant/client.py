@@ -21,9 +21,9 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 from qdrant_client.http.models import QueryResponse
@@ -44,7 +44,14 @@ from sentinel_vectors.filters import (
 )
 from sentinel_vectors.policy import AUDIT_LOGGER, ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
-from sentinel_vectors.strategy import plan_read
+from sentinel_vectors.strategy import (
+    DEFAULT_MAX_IDS_PER_QUERY,
+    OverFetch,
+    ReadPlan,
+    StrategyName,
+    plan_read,
+    postfilter_top_k,
+)
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_qdrant.compiler import (
     QdrantCondition,
@@ -61,7 +68,52 @@ from sentinel_vectors_qdrant.points import (
     check_payload,
 )
 
-__all__ = ["ScopedQdrantClient"]
+__all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
+    "LOCAL_POSTFILTER_MIN_IDS",
+    "ScopedQdrantClient",
+    "ScopedQueryResponse",
+]
+
+DEFAULT_POSTFILTER_MIN_IDS: int | None = None
+"""Accessible-list size from which ``auto`` post-filters ``query_points`` on a Qdrant server.
+
+``None``: a server always pre-filters. One ``MatchAny`` on the keyword-indexed resource
+key is Qdrant's own filtered-search path (payload index, ``is_tenant``, filterable HNSW);
+this repository's machine has no Qdrant server, so no measurement overrides it.
+"""
+
+LOCAL_POSTFILTER_MIN_IDS = 1_000
+"""The same threshold in local mode (``QdrantClient(":memory:")`` or ``path=...``).
+
+Local mode tests ``MatchAny`` point by point in Python, so a pre-filter costs time
+linear in points x ids (``docs/benchmarks.md``: seconds at 10,000 ids); the post-filter
+tests ids against a set.
+"""
+
+
+class ScopedQueryResponse(QueryResponse):
+    """``QueryResponse`` plus the read's :attr:`complete` flag.
+
+    A subclass: ``points`` and ``model_dump()`` are exactly the native response's. The
+    flag is ``False`` only when a forced ``postfilter`` read could not fill ``limit``
+    within its over-fetch (see :mod:`sentinel_vectors.strategy`).
+    """
+
+    _complete: bool = PrivateAttr(default=True)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the read could not have missed hits the caller may view."""
+        return self._complete
+
+    @classmethod
+    def of(cls, points: list[models.ScoredPoint], *, complete: bool = True) -> ScopedQueryResponse:
+        """A response holding ``points``."""
+        out = cls(points=points)
+        out._complete = complete
+        return out
+
 
 _audit = logging.getLogger(AUDIT_LOGGER)
 
@@ -125,6 +177,12 @@ class ScopedQdrantClient:
         search_params: default ``search_params`` for queries that pass none (for
             example ACORN: ``models.SearchParams(acorn=models.AcornSearchParams(enable=True))``
             on servers that support it).
+        strategy: force a read strategy for ``query_points`` (see
+            :mod:`sentinel_vectors.strategy`); other reads always pre-filter.
+        postfilter_min_ids: accessible-list size from which ``auto`` post-filters
+            ``query_points`` (``None``: never). Default: :data:`DEFAULT_POSTFILTER_MIN_IDS`
+            on a server, :data:`LOCAL_POSTFILTER_MIN_IDS` in local mode.
+        overfetch: the post-filter's fetch schedule.
         compiler: the filter compiler (a seam for tests and extensions).
 
     Point ids are stored as ``uuid5(namespace, "<workspace_id>:<id>")`` so ids never
@@ -142,6 +200,9 @@ class ScopedQdrantClient:
         resource_key: str = "resource_id",
         timeout: float = 5.0,
         search_params: models.SearchParams | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | Literal["default"] | None = "default",
+        overfetch: OverFetch | None = None,
         compiler: FilterCompiler[QdrantCondition] | None = None,
     ) -> None:
         scope = Scope.of(
@@ -162,6 +223,23 @@ class ScopedQdrantClient:
         self._ids = PointIds(self._policy.physical_id)
         self._compiler: FilterCompiler[QdrantCondition] = compiler or QdrantFilterCompiler()
         self._search_params = search_params
+        if strategy not in ("auto", "prefilter", "postfilter"):
+            raise InvalidInputError(
+                f"strategy must be 'auto', 'prefilter' or 'postfilter' (one MatchAny needs no "
+                f"chunking), got {strategy!r}"
+            )
+        self._strategy: StrategyName = strategy
+        if postfilter_min_ids == "default":
+            local = type(getattr(client, "_client", None)).__name__.endswith("QdrantLocal")
+            postfilter_min_ids = LOCAL_POSTFILTER_MIN_IDS if local else DEFAULT_POSTFILTER_MIN_IDS
+        self._postfilter_min_ids = (
+            None
+            if postfilter_min_ids is None
+            else check_positive_int(postfilter_min_ids, what="postfilter_min_ids")
+        )
+        if overfetch is not None and not isinstance(overfetch, OverFetch):
+            raise InvalidInputError("overfetch must be a sentinel_vectors.strategy.OverFetch")
+        self._overfetch = overfetch
         self._spaces: dict[str, VectorSpace] = {}
 
     # -- introspection ---------------------------------------------------------------
@@ -508,6 +586,8 @@ class ScopedQdrantClient:
 
         A point id as ``query`` (or inside a recommend/discover/context query) must name a
         point the caller may view. ``prefetch`` stages are scoped like the main query.
+        Returns a :class:`ScopedQueryResponse` (a ``QueryResponse`` with ``complete``).
+        A query with ``prefetch`` or ``offset`` always pre-filters.
         """
         check_positive_int(limit, what="limit")
         space = await self._space(collection_name)
@@ -518,29 +598,100 @@ class ScopedQdrantClient:
         scoped = await self._scoped_query(collection_name, request, access)
         if scoped is None:
             self._policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return QueryResponse(points=[])
+            return ScopedQueryResponse.of([])
         flt, prefetch_scoped = scoped
+        native: dict[str, Any] = {
+            "collection_name": collection_name,
+            "query": request.query,
+            "using": using,
+            "search_params": search_params or self._search_params,
+            "with_payload": view.fetch,
+            "with_vectors": with_vectors,
+            "score_threshold": score_threshold,
+            "lookup_from": lookup_from,
+            "consistency": consistency,
+            "shard_key_selector": shard_key_selector,
+            "timeout": timeout,
+        }
+        post = None
+        if prefetch is None and offset is None:
+            post = plan_read(
+                self._policy,
+                access,
+                request.caller.neutral,
+                strategy=self._strategy,
+                max_ids_per_query=DEFAULT_MAX_IDS_PER_QUERY,
+                k=limit,
+                postfilter_min_ids=self._postfilter_min_ids,
+                overfetch=self._overfetch,
+            )
+        if post is not None and post.postfilter:
+            found = await self._postfilter(post, native, request.caller, access, view, limit)
+            if found is not None:
+                return found
         raw: QueryResponse = await self._call(
             "query_points",
-            collection_name=collection_name,
-            query=request.query,
-            using=using,
+            **native,
             prefetch=prefetch_scoped,
             query_filter=flt,
-            search_params=search_params or self._search_params,
             limit=limit,
             offset=offset,
-            with_payload=view.fetch,
-            with_vectors=with_vectors,
-            score_threshold=score_threshold,
-            lookup_from=lookup_from,
-            consistency=consistency,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
         )
         kept = self._accept(raw.points, access, view)
         self._audit("prefilter", len(raw.points), len(kept))
-        return QueryResponse(points=kept)
+        return ScopedQueryResponse.of(kept)
+
+    async def _postfilter(
+        self,
+        plan: ReadPlan,
+        native: dict[str, Any],
+        caller: _Caller,
+        access: Access,
+        view: PayloadView,
+        limit: int,
+    ) -> ScopedQueryResponse | None:
+        """Run a post-filter plan; ``None`` when it fell short and ``auto`` falls back."""
+        flt = _nest(_to_filter(self._compiler, plan.filters[0]), caller.native)
+        admitted: dict[str, models.ScoredPoint] = {}
+        # Qdrant ranks best first; whether best means the highest score (cosine, dot,
+        # fusion) or the lowest (euclid, manhattan) is read off the candidates.
+        order = {"sign": 1.0}
+
+        async def search(fetch: int, which: list[int]) -> list[list[models.ScoredPoint]]:
+            raw: QueryResponse = await self._call(
+                "query_points", **native, query_filter=flt, limit=fetch
+            )
+            points = raw.points
+            if len(points) >= 2 and points[0].score != points[-1].score:
+                order["sign"] = -1.0 if points[0].score > points[-1].score else 1.0
+            return [points]
+
+        def admit(point: models.ScoredPoint) -> bool:
+            (kept,) = self._accept_pairs([point], access, view, postfiltered=True)
+            if kept is not None:
+                admitted[str(point.id)] = kept
+            return kept is not None
+
+        (got,) = await postfilter_top_k(
+            plan,
+            limit,
+            1,
+            search,
+            admit=admit,
+            key=lambda point: str(point.id),
+            distance=lambda point: order["sign"] * point.score,
+        )
+        if not got.complete and plan.fallback is not None:
+            return None
+        points = [admitted[str(point.id)] for point in got.hits]
+        self._policy.audit(
+            strategy="postfilter",
+            examined=got.examined,
+            returned=len(points),
+            dropped=got.examined - len(points),
+            complete=got.complete,
+        )
+        return ScopedQueryResponse.of(points, complete=got.complete)
 
     async def query_batch_points(
         self,
@@ -549,7 +700,11 @@ class ScopedQdrantClient:
         consistency: Any = None,
         timeout: int | None = None,
     ) -> list[QueryResponse]:
-        """Several ``QueryRequest`` in one call, each scoped like :meth:`query_points`."""
+        """Several ``QueryRequest`` in one call, each scoped like :meth:`query_points`.
+
+        Always pre-filtered: each response is a :class:`ScopedQueryResponse` with
+        ``complete=True``.
+        """
         if isinstance(requests, str | bytes) or not isinstance(requests, Sequence):
             raise InvalidInputError("requests must be a list of models.QueryRequest")
         space = await self._space(collection_name)
@@ -572,7 +727,7 @@ class ScopedQdrantClient:
             scoped = await self._scoped_query(collection_name, query, access)
             if scoped is None:
                 self._policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-                return [QueryResponse(points=[]) for _ in prepared]
+                return [ScopedQueryResponse.of([]) for _ in prepared]
             flt, prefetch_scoped = scoped
             scoped_requests.append(
                 req.model_copy(
@@ -601,7 +756,7 @@ class ScopedQdrantClient:
             kept = self._accept(response.points, access, view)
             examined += len(response.points)
             returned += len(kept)
-            out.append(QueryResponse(points=kept))
+            out.append(ScopedQueryResponse.of(kept))
         self._audit("prefilter", examined, returned)
         return out
 
@@ -1093,14 +1248,14 @@ class ScopedQdrantClient:
         return [p for p in self._accept_pairs(points, access, view) if p is not None]
 
     def _accept_pairs[P: (models.ScoredPoint, models.Record)](
-        self, points: Sequence[P], access: Access, view: PayloadView
+        self, points: Sequence[P], access: Access, view: PayloadView, *, postfiltered: bool = False
     ) -> list[P | None]:
         """Re-check every hit (invariant 7); the kept ones get the caller's id and payload."""
         out: list[P | None] = []
         for point in points:
             payload = point.payload or {}
             pid = str(point.id)
-            ok = self._policy.recheck(payload, access, pid)
+            ok = self._policy.recheck(payload, access, pid, postfiltered=postfiltered)
             if ok and not self._ids.matches(payload.get(ID_KEY), pid):
                 ok = False
                 self._policy.violations += 1
