@@ -10,8 +10,9 @@
 ``postfilter``
     One query on the workspace alone (ANDed with the caller's filter), asking for more
     than ``k`` candidates; every candidate is re-checked in Python against the accessible
-    set, and the fetch grows (``OverFetch``) until ``k`` hits pass, the workspace has no
-    more candidates, or ``max_candidates`` is reached. The result says whether it is
+    set, and the fetch grows (``OverFetch``, sized from the visible share seen so far)
+    until ``k`` hits pass, the workspace has no more candidates, or ``max_candidates``
+    is reached. The result says whether it is
     ``complete``: ``False`` when the cap was reached with fewer than ``k`` hits, so
     hits the caller may see could be missing. Under ``auto`` an incomplete post-filter
     falls back to the pre-filter plan, so ``auto`` never returns an incomplete result.
@@ -29,6 +30,7 @@ Policy stays here: an adapter runs the plan's filters and, for a post-filter, ha
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -71,9 +73,13 @@ one query. 20,000 keeps a wide margin under that cap for the caller's own filter
 class OverFetch:
     """How a post-filter sizes its candidate fetches for a top-``k`` search.
 
-    The first fetch asks for ``k * first`` candidates, each further one ``growth`` times
-    more, up to ``max_candidates`` (never fewer than ``k``). Each fetch is one store
-    query; a later fetch replaces the earlier candidates (stores have no ANN cursor).
+    The schedule: ``k * first`` candidates, then ``growth`` times more each step, up to
+    ``max_candidates`` (never fewer than ``k``). Each fetch is one store query; a later
+    fetch replaces the earlier candidates (stores have no ANN cursor). The run is
+    adaptive: after each fetch it estimates the candidates still needed from the
+    visible share it saw (``1.5 * k * examined / admitted``) and jumps to the first
+    scheduled size that covers it. When the estimate exceeds ``max_candidates`` and
+    the plan has a fallback (``auto``), it gives up at once and the pre-filter answers.
     """
 
     first: int = 10
@@ -150,9 +156,7 @@ def plan_read(
         # Full access: the pre-filter is the workspace alone, nothing to post-filter.
         return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
     wants_post = strategy == "postfilter" or (
-        strategy == "auto"
-        and postfilter_min_ids is not None
-        and access.count >= postfilter_min_ids
+        strategy == "auto" and postfilter_min_ids is not None and access.count >= postfilter_min_ids
     )
     if not wants_post:
         return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
@@ -295,10 +299,29 @@ class _OverFetchRun[T]:
         self.pending = list(range(n_queries))
 
     def rounds(self) -> Iterable[tuple[int, list[int]]]:
-        for fetch in self.plan.fetch:
+        """``(fetch, pending queries)`` until every query is done or given up."""
+        fetch = self.plan.fetch[0]
+        while self.pending:
+            yield fetch, list(self.pending)
             if not self.pending:
                 return
-            yield fetch, list(self.pending)
+            wanted = max(self.estimate(q) for q in self.pending)
+            cap = self.plan.fetch[-1]
+            if wanted > cap and self.plan.fallback is not None and fetch < cap:
+                # The visible share seen so far says the cap cannot fill k: under auto,
+                # stop here and let the pre-filter answer rather than fetch in vain.
+                self.pending = []
+                return
+            later = [f for f in self.plan.fetch if f > fetch]
+            if not later:
+                self.pending = []  # the cap was fetched: what is missing stays missing
+                return
+            fetch = next((f for f in later if f >= wanted), later[-1])
+
+    def estimate(self, q: int) -> int:
+        """Candidates query ``q`` likely needs, from the visible share seen so far."""
+        got, kept = self.out[q], len(self.kept[q])
+        return math.ceil(1.5 * self.k * got.examined / max(kept, 1))
 
     def feed(self, which: list[int], fetch: int, runs: Sequence[Sequence[T]]) -> None:
         if len(runs) != len(which):
