@@ -160,7 +160,10 @@ async def test_large_accessible_list_is_one_array_parameter(
         [raw_row(ws, f"s{i}", rid) for i, rid in enumerate(shared[:300])]
         + [raw_row(ws, f"h{i}", hidden) for i in range(50)],
     )
-    s = ScopedVectorStore(async_engine, alice.auth, model=chunks, resource_type="document")
+    # Forced: from 10,000 ids ``auto`` post-filters queries (no id list is sent at all).
+    s = ScopedVectorStore(
+        async_engine, alice.auth, model=chunks, resource_type="document", strategy="prefilter"
+    )
     sql_log.clear()
     assert len(await s.get()) == 300
     assert len(await s.query([1.0] * 8, k=1000)) == 300

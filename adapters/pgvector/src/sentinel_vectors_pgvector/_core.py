@@ -75,12 +75,14 @@ __all__ = [
     "StoreCore",
 ]
 
-DEFAULT_POSTFILTER_MIN_IDS: int | None = None
+DEFAULT_POSTFILTER_MIN_IDS: int | None = 10_000
 """Accessible-list size from which ``auto`` post-filters a ``query`` (``None``: never).
 
-See ``docs/benchmarks.md``: ``resource_id = ANY(:ids)`` with an iterative HNSW scan stays
-within a small factor of the workspace-only query for every list size measured, so
-pgvector pre-filters unless a caller opts in.
+See ``docs/benchmarks.md``: the ``resource_id = ANY(:ids)`` pre-filter costs grow with
+the list (about 3 us per id, most of it turning the SDK's UUIDs into strings and back
+into a bound array), while a post-filter's cost depends on the visible share only. From
+10,000 ids the post-filter is as fast or faster; when its over-fetch cannot fill ``k``
+it gives up after one fetch and the pre-filter answers.
 """
 
 # pgvector binds the id list as one array parameter: no per-query limit to chunk under.

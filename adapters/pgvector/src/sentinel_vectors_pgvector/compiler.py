@@ -132,13 +132,16 @@ class SqlFilterCompiler(FilterCompiler[Clause]):
         return self._meta.op("@>", return_type=Boolean)(bindparam(None, {key: value}, type_=JSONB))
 
 
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUIDS = re.compile(f"{_UUID}(?:,{_UUID})*")
 
 
 def _canonical_uuids(values: tuple[Scalar, ...]) -> bool:
     """Whether every value is a canonical (lower-case, hyphenated) UUID string."""
-    match = _CANONICAL_UUID.fullmatch
-    return all(isinstance(v, str) and match(v) for v in values)
+    if set(map(type, values)) != {str} or set(map(len, values)) != {36}:  # type: ignore[arg-type]
+        return False
+    # Every value is 36 characters, so one C-speed match over the joined list checks each.
+    return _CANONICAL_UUIDS.fullmatch(",".join(values)) is not None  # type: ignore[arg-type]
 
 
 def _check_finite(key: str, value: Scalar) -> None:
