@@ -100,11 +100,15 @@ def as_embeddings(
         vec = row.tolist() if hasattr(row, "tolist") else row
         if not isinstance(vec, Sequence) or isinstance(vec, str) or not vec:
             raise InvalidInputError(f"{what}[{i}] must be a non-empty list of numbers")
-        floats: list[float] = []
-        for x in vec:
-            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-                raise InvalidInputError(f"{what}[{i}] holds {x!r}; vectors must be finite numbers")
-            floats.append(float(x))
+        floats = _finite_floats(vec)
+        if floats is None:
+            floats = []
+            for x in vec:
+                if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+                    raise InvalidInputError(
+                        f"{what}[{i}] holds {x!r}; vectors must be finite numbers"
+                    )
+                floats.append(float(x))
         expected = dimension if dimension is not None else (len(out[0]) if out else None)
         if expected is not None and len(floats) != expected:
             raise DimensionMismatchError(
@@ -115,6 +119,21 @@ def as_embeddings(
     if n is not None:
         check_lengths(n, **{what: out})
     return out
+
+
+def _finite_floats(vec: Sequence[Any]) -> list[float] | None:
+    """The common case at C speed: all plain finite floats (``ndarray.tolist()`` rows).
+
+    ``None`` sends the row to the per-element check (other types, or a sum that is not
+    finite: a NaN or infinity inside, or an overflow, told apart there).
+    """
+    if set(map(type, vec)) != {float}:
+        return None
+    try:
+        total = math.fsum(vec)
+    except (OverflowError, ValueError):  # overflow, or inf + -inf
+        return None
+    return list(vec) if math.isfinite(total) else None
 
 
 def check_positive_int(value: object, *, what: str) -> int:
