@@ -77,7 +77,7 @@ class OverFetch:
     ``max_candidates`` (never fewer than ``k``). Each fetch is one store query; a later
     fetch replaces the earlier candidates (stores have no ANN cursor). The run is
     adaptive: after each fetch it estimates the candidates still needed from the
-    visible share it saw (``1.5 * k * examined / admitted``) and jumps to the first
+    visible share it saw (``1.5 * k * examined / max(admitted, 0.5)``) and jumps to the first
     scheduled size that covers it. When the estimate exceeds ``max_candidates`` and
     the plan has a fallback (``auto``), it gives up at once and the pre-filter answers.
     """
@@ -321,7 +321,8 @@ class _OverFetchRun[T]:
     def estimate(self, q: int) -> int:
         """Candidates query ``q`` likely needs, from the visible share seen so far."""
         got, kept = self.out[q], len(self.kept[q])
-        return math.ceil(1.5 * self.k * got.examined / max(kept, 1))
+        # None admitted yet: assume half a hit, i.e. a share below 1 in 2x examined.
+        return math.ceil(1.5 * self.k * got.examined / max(kept, 0.5))
 
     def feed(self, which: list[int], fetch: int, runs: Sequence[Sequence[T]]) -> None:
         if len(runs) != len(which):

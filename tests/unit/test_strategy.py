@@ -400,3 +400,17 @@ def test_access_is_immutable_and_empty_without_ids() -> None:
     with pytest.raises(AttributeError):
         acc.full = True  # type: ignore[misc]
     assert not Access.from_uuids("view", True, []).is_empty
+
+
+def test_auto_gives_up_after_one_fetch_when_the_cap_cannot_fill_k() -> None:
+    rows, resources = world(1000, 1)
+    acc = access([resources[999]])  # one visible row, the farthest
+    policy = make_policy()
+    plan = plan_read(policy, acc, None, k=10, postfilter_min_ids=1)
+    assert plan is not None
+    assert plan.postfilter
+    store = FakeStore(rows)
+    hits = run(policy, plan, store, acc, 10)
+    assert store.fetches == [100]  # none of 100 visible: ~3,000 needed > the 2,000 cap
+    assert hits == [[]]
+    assert plan.fallback_plan() is not None  # the adapter runs the pre-filter next
