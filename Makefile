@@ -1,5 +1,5 @@
 # Every target sets up what it needs first (Python >= 3.12, uv, the workspace's .venv).
-.PHONY: setup demo rag service test lint ci
+.PHONY: setup demo rag service test lint ci bench
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -15,6 +15,10 @@ service: setup
 
 test: setup
 	.venv/bin/pytest
+
+# The benchmark suite (docs/benchmarks.md); ARGS="--size full" for the 100k x 384 run.
+bench: setup
+	.venv/bin/python -m benchmarks $(ARGS)
 
 lint: setup
 	.venv/bin/ruff check .
