@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import time
 import uuid
@@ -356,6 +357,8 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
+    # A terminated run still stops the servers it started (asyncio cancels on SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

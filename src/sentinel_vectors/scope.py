@@ -106,6 +106,13 @@ class Access:
         return ids
 
     @property
+    def uuids(self) -> frozenset[uuid.UUID]:
+        """The reachable resource ids as ``uuid.UUID`` objects (for stores that bind UUIDs)."""
+        if self._uuids is not None:
+            return self._uuids
+        return frozenset(map(uuid.UUID, self._ids or ()))
+
+    @property
     def count(self) -> int:
         """How many resource ids the answer lists (without converting them)."""
         return len(self._ids if self._ids is not None else self._uuids or ())

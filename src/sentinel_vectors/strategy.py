@@ -120,6 +120,11 @@ class ReadPlan:
     filters: tuple[Filter, ...]
     fetch: tuple[int, ...] = ()
     fallback: _Deferred | None = None
+    ids: Access | None = None
+    """Set when the adapter asked to bind the id list natively (``native_ids=True``):
+    every filter then lacks the resource constraint, and the adapter must AND
+    ``resource_key IN ids`` to each query itself (pgvector binds ``ids.uuids`` as one
+    ``uuid[]``). The per-hit re-check applies as always."""
 
     @property
     def postfilter(self) -> bool:
@@ -141,11 +146,14 @@ def plan_read(
     k: int | None = None,
     postfilter_min_ids: int | None = None,
     overfetch: OverFetch | None = None,
+    native_ids: bool = False,
 ) -> ReadPlan | None:
     """Plan a scoped read; ``None`` when the caller can see nothing (skip the store).
 
     ``k`` is the number of hits of a top-k search (``None`` for gets, counts and
-    deletes, which never post-filter).
+    deletes, which never post-filter). ``native_ids``: a single-query pre-filter leaves
+    the id list out of the neutral filter and hands it over in :attr:`ReadPlan.ids`,
+    for adapters that bind it natively (no string list is built).
     """
     if strategy not in STRATEGIES:
         raise InvalidInputError(f"unknown read strategy {strategy!r}")
@@ -154,17 +162,17 @@ def plan_read(
         return None
     if k is None or access.full:
         # Full access: the pre-filter is the workspace alone, nothing to post-filter.
-        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
+        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query, native_ids)
     wants_post = strategy == "postfilter" or (
         strategy == "auto" and postfilter_min_ids is not None and access.count >= postfilter_min_ids
     )
     if not wants_post:
-        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query)
+        return _prefilter_plan(policy, access, caller, strategy, max_ids_per_query, native_ids)
     return ReadPlan(
         "postfilter",
         (policy.workspace_filter(caller),),
         fetch=(overfetch or DEFAULT_OVERFETCH).schedule(k),
-        fallback=_Deferred(policy, access, caller, max_ids_per_query)
+        fallback=_Deferred(policy, access, caller, max_ids_per_query, native_ids)
         if strategy == "auto"
         else None,
     )
@@ -178,10 +186,11 @@ class _Deferred:
     access: Access
     caller: Filter | None
     max_ids_per_query: int
+    native_ids: bool = False
 
     def plan(self) -> ReadPlan:
         return _prefilter_plan(
-            self.policy, self.access, self.caller, "auto", self.max_ids_per_query
+            self.policy, self.access, self.caller, "auto", self.max_ids_per_query, self.native_ids
         )
 
 
@@ -191,10 +200,13 @@ def _prefilter_plan(
     caller: Filter | None,
     strategy: StrategyName,
     max_ids_per_query: int,
+    native_ids: bool = False,
 ) -> ReadPlan:
     chunked = strategy == "chunked-prefilter" or (
         strategy in ("auto", "postfilter") and access.count > max_ids_per_query
     )
+    if native_ids and not access.full and not chunked:
+        return ReadPlan("prefilter", (policy.workspace_filter(caller),), ids=access)
     if access.full or not chunked:
         whole = policy.read_filter(access, caller)
         assert whole is not None  # access is not empty

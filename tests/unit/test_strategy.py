@@ -414,3 +414,34 @@ def test_auto_gives_up_after_one_fetch_when_the_cap_cannot_fill_k() -> None:
     assert store.fetches == [100]  # none of 100 visible: ~3,000 needed > the 2,000 cap
     assert hits == [[]]
     assert plan.fallback_plan() is not None  # the adapter runs the pre-filter next
+
+
+def test_native_ids_hand_the_list_over_instead_of_a_string_filter() -> None:
+    rids = [uuid.UUID(i) for i in ids(3)]
+    acc = Access.from_uuids("view", False, rids)
+    caller = F.eq("lang", "en")
+    plan = plan_read(make_policy(), acc, caller, k=10, native_ids=True)
+    assert plan is not None
+    assert plan.ids is acc
+    assert plan.filters == (F.and_(F.eq("workspace_id", WS), caller),)
+    assert acc.uuids == frozenset(rids)
+    # Chunked plans, full access and post-filters never hand ids over.
+    chunked = plan_read(make_policy(), acc, None, k=10, native_ids=True, max_ids_per_query=2)
+    assert chunked is not None
+    assert chunked.ids is None
+    full = plan_read(make_policy(), access([], full=True), None, k=10, native_ids=True)
+    assert full is not None
+    assert full.ids is None
+    post = plan_read(make_policy(), acc, None, k=10, native_ids=True, strategy="postfilter")
+    assert post is not None
+    assert post.ids is None
+    fallback = plan_read(
+        make_policy(), acc, None, k=10, native_ids=True, postfilter_min_ids=1
+    ).fallback_plan()  # type: ignore[union-attr]
+    assert fallback is not None
+    assert fallback.ids is acc
+
+
+def test_access_uuids_from_strings() -> None:
+    rid = str(uuid.uuid4())
+    assert Access("view", False, frozenset({rid})).uuids == frozenset({uuid.UUID(rid)})

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
-from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
+from sentinel_vectors.filters import Filter, FilterCompiler, in_, parse_where
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
 from sentinel_vectors.strategy import (
@@ -75,14 +75,15 @@ __all__ = [
     "StoreCore",
 ]
 
-DEFAULT_POSTFILTER_MIN_IDS: int | None = 10_000
+DEFAULT_POSTFILTER_MIN_IDS: int | None = 50_000
 """Accessible-list size from which ``auto`` post-filters a ``query`` (``None``: never).
 
-See ``docs/benchmarks.md``: the ``resource_id = ANY(:ids)`` pre-filter costs grow with
-the list (about 3 us per id, most of it turning the SDK's UUIDs into strings and back
-into a bound array), while a post-filter's cost depends on the visible share only. From
-10,000 ids the post-filter is as fast or faster; when its over-fetch cannot fill ``k``
-it gives up after one fetch and the pre-filter answers.
+See ``docs/benchmarks.md``: the ``resource_id = ANY(:ids)`` pre-filter (the SDK's UUIDs
+bound as one ``uuid[]``) costs about 0.7 us per id in the driver and the server, as a
+hand-written query does, while a post-filter's cost depends on the visible share only.
+At 10,000 ids the pre-filter is faster, at 100,000 the post-filter (whenever 1% or more
+of the workspace is visible); when its over-fetch cannot fill ``k`` it gives up after
+one fetch and the pre-filter answers.
 """
 
 # pgvector binds the id list as one array parameter: no per-query limit to chunk under.
@@ -294,6 +295,7 @@ class StoreCore:
             caller,
             strategy=self.strategy,
             max_ids_per_query=_NO_CHUNKING,
+            native_ids=True,
             k=k,
             postfilter_min_ids=self.postfilter_min_ids,
             overfetch=self.overfetch,
@@ -577,9 +579,11 @@ class StoreCore:
         if include_embeddings:
             cols.append(self.c_emb)
 
-        def nearest(flt: Filter, limit: int) -> list[Any]:
-            stmt = select(*cols, dist).where(self.where(flt)).order_by(dist).limit(limit)
-            return list(session.execute(stmt).all())
+        def nearest(flt: Filter, limit: int, ids: Access | None = None) -> list[Any]:
+            stmt = select(*cols, dist).where(self.where(flt))
+            if ids is not None:
+                stmt = stmt.where(self._ids_in(ids))
+            return list(session.execute(stmt.order_by(dist).limit(limit)).all())
 
         def hit(row: Any, meta: dict[str, Any]) -> Hit:
             emb = _vector(row[6]) if include_embeddings else None
@@ -624,7 +628,7 @@ class StoreCore:
             assert fallback is not None
             plan = fallback
             self.configure_tx(session, k=k)
-        runs = [nearest(flt, k) for flt in plan.filters]
+        runs = [nearest(flt, k, plan.ids) for flt in plan.filters]
         rows = merge_top_k(runs, k, distance=lambda row: float(row[-1]))
         hits = []
         for row in rows:
@@ -643,6 +647,19 @@ class StoreCore:
             dropped=len(rows) - len(hits),
         )
         return Hits.of(hits)
+
+    def _ids_in(self, ids: Access) -> ColumnElement[bool]:
+        """``resource IN ids`` for a plan that hands the id list over (``ReadPlan.ids``).
+
+        :class:`SqlFilterCompiler` binds the SDK's UUIDs as one ``uuid[]``; another
+        compiler gets the neutral ``in_`` node of canonical strings.
+        """
+        key = self.scope.resource_key
+        native = getattr(self.compiler, "uuid_membership", None)
+        if native is not None:
+            clause: ColumnElement[bool] = native(key, ids.uuids)
+            return clause
+        return self.where(in_(key, sorted(ids.resource_ids)))
 
     def _raise_ef(self, session: Session, fetch: int) -> None:
         """``hnsw.ef_search`` for a post-filter fetch of ``fetch`` candidates (max 1000)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -115,6 +115,17 @@ class SqlFilterCompiler(FilterCompiler[Clause]):
             bindparam(None, list(node.values), type_=JSONB)
         )
         return not_(found) if node.negated else found
+
+    def uuid_membership(self, key: str, ids: Iterable[uuid.UUID]) -> Clause:
+        """``key IN ids`` on a UUID column, the ids bound as one ``uuid[]`` as given.
+
+        For the accessible list of a read plan (``ReadPlan.ids``): the SDK's ``UUID``
+        objects go to the driver unconverted.
+        """
+        column = self._columns.get(key)
+        if column is None or not isinstance(column.type, Uuid):
+            raise FilterError(f"{key!r} is not a UUID column of this table")
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid())))
 
     # -- combinators ----------------------------------------------------------------
 
