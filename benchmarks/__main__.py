@@ -125,7 +125,9 @@ async def measure_cell(
     for qi in range(n_queries):
         q = data.queries[qi % len(data.queries)]
         truth = exact_top_k(data, q, allowed, K)
-        for v in variants:
+        # Rotate the order each query: a store may cache what the first variant asked.
+        shift = qi % len(variants)
+        for v in variants[shift:] + variants[:shift]:
             if v in errors or len(times[v]) >= budget.get(v, n_queries):
                 continue
             t = time.perf_counter()
