@@ -160,7 +160,7 @@ async def test_large_accessible_list_is_one_array_parameter(
         [raw_row(ws, f"s{i}", rid) for i, rid in enumerate(shared[:300])]
         + [raw_row(ws, f"h{i}", hidden) for i in range(50)],
     )
-    # Forced: a post-filter (``auto``, from 50,000 ids) sends no id list at all.
+    # Forced, whatever ``auto`` would choose: a post-filter sends no id list at all.
     s = ScopedVectorStore(
         async_engine, alice.auth, model=chunks, resource_type="document", strategy="prefilter"
     )
