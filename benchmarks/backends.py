@@ -326,7 +326,17 @@ class PgvectorRunner(Runner):
 
         t = self.table
         dist = t.c.embedding.cosine_distance(bindparam("q", q.tolist(), type_=t.c.embedding.type))
-        stmt = select(t.c.id, dist.label("d")).where(t.c.workspace_id == uuid.UUID(ws))
+        # The columns a service reads back (the wrapper returns them too): the chunk's id,
+        # tenancy columns, document and metadata.
+        stmt = select(
+            t.c.id,
+            t.c.workspace_id,
+            t.c.resource_id,
+            t.c.owner_id,
+            t.c.document,
+            t.c.meta,
+            dist.label("d"),
+        ).where(t.c.workspace_id == uuid.UUID(ws))
         if ids is not None:
             stmt = stmt.where(t.c.resource_id == any_(bindparam("ids", ids, type_=ARRAY(Uuid()))))
         stmt = stmt.order_by(dist).limit(k)
@@ -335,7 +345,7 @@ class PgvectorRunner(Runner):
                 select(func.set_config("hnsw.iterative_scan", "relaxed_order", true()))
             )
             rows = (await conn.execute(stmt)).all()
-        return [r[0] for r in sorted(rows, key=lambda r: r[1])]
+        return [r[0] for r in sorted(rows, key=lambda r: r[-1])]
 
     def scoped_store(self, auth: FixedAuth, strategy: StrategyName | None) -> Any:
         from sentinel_vectors_pgvector import ScopedVectorStore
