@@ -79,7 +79,11 @@ async def main(n_chunks: int, repeats: int) -> list[dict[str, Any]]:
                     continue
                 auth = request_auth(viewer, token, perms)
                 docs = ScopedCollection(
-                    col, auth, resource_type="document", max_ids_per_query=max_ids
+                    col,
+                    auth,
+                    resource_type="document",
+                    strategy="chunked-prefilter",  # what this measures; auto post-filters
+                    max_ids_per_query=max_ids,
                 )
                 await docs.query(query_embeddings=[queries[0]], n_results=10)  # warm accessible()
                 samples = []
