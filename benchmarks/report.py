@@ -110,7 +110,7 @@ def plots(result: dict[str, Any], out: Path) -> None:
                 xs,
                 [r["p3"] for r in rows if "p3" in r],
                 marker="o",
-                label=f"scoped, {sel:.1%} visible",
+                label=f"scoped (auto), {sel:.1%} visible",
             )
             post = [
                 (r["list_size"], r["postfilter_ms"] / b["rows"][0]["native_ms"])
@@ -122,7 +122,7 @@ def plots(result: dict[str, Any], out: Path) -> None:
                     *zip(*post, strict=True),
                     linestyle="--",
                     marker="x",
-                    label=f"postfilter, {sel:.1%}",
+                    label=f"postfilter (forced), {sel:.1%}",
                 )
         ax.axhline(2.0, color="red", linewidth=0.8, label="target 2x")
         ax.axhline(1.0, color="grey", linewidth=0.5)
