@@ -12,16 +12,19 @@
     than ``k`` candidates; every candidate is re-checked in Python against the accessible
     set, and the fetch grows (``OverFetch``, sized from the visible share seen so far)
     until ``k`` hits pass, the workspace has no more candidates, or ``max_candidates``
-    is reached. The result says whether it is
-    ``complete``: ``False`` when the cap was reached with fewer than ``k`` hits, so
-    hits the caller may see could be missing. Under ``auto`` an incomplete post-filter
-    falls back to the pre-filter plan, so ``auto`` never returns an incomplete result.
+    is reached. The result says whether it is ``complete``: ``False`` when the cap was
+    reached with fewer than ``k`` hits, so hits the caller may see could be missing.
+    Under ``auto`` a post-filter that cannot fill ``k`` gives up (as soon as the visible
+    share says so) and the pre-filter plan answers: ``auto`` is always complete.
 
 ``auto`` pre-filters, chunked above ``max_ids_per_query`` ids, and post-filters when
 the adapter gives a ``postfilter_min_ids`` and the accessible list is at least that long
-(``None`` never post-filters). Only top-k searches post-filter: ``get``, ``count`` and
-``delete`` always pre-filter. The thresholds come from ``python -m benchmarks`` (see
-``docs/benchmarks.md``); callers can force any strategy.
+(``None`` never post-filters; Chroma 20,001, Qdrant local mode 1,000, pgvector and a
+Qdrant server ``None``). With ``native_ids`` a single pre-filter query hands the id
+list to the adapter (:attr:`ReadPlan.ids`) instead of a neutral ``in`` node. Only
+top-k searches post-filter: ``get``, ``count`` and ``delete`` always pre-filter. The
+thresholds come from ``python -m benchmarks`` (see ``docs/benchmarks.md``); callers can
+force any strategy.
 
 Policy stays here: an adapter runs the plan's filters and, for a post-filter, hands
 :func:`postfilter_top_k` a ``search(fetch, which)`` that queries its store.
