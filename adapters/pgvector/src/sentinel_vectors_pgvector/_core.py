@@ -329,12 +329,29 @@ class StoreCore:
         return self.compiler.compile(flt)
 
     def scoped_select(self, access: Access, caller: Filter | None, entity: object) -> Select[Any]:
-        """``select(entity)`` constrained to what ``access`` reaches (nothing if empty)."""
+        """``select(entity)`` reading only the rows ``access`` reaches (none if empty).
+
+        The scope is not a WHERE clause of the returned statement (a caller's
+        ``.where(text("a OR b"))`` would render ``scope AND a OR b`` and escape it): it is
+        a ``WITH <table> AS NOT MATERIALIZED (SELECT ... WHERE scope)`` named like the
+        table. PostgreSQL resolves every unqualified ``<table>`` of the statement (the
+        entity, a join or alias of the table, a union's other half, a subquery) to that
+        CTE, so nothing a caller adds sees unscoped rows. ``NOT MATERIALIZED`` lets the
+        planner inline it and keep the HNSW index for an ``ORDER BY`` distance.
+        """
+        if self.table.schema is not None:
+            # A schema-qualified reference is not shadowed by a CTE of the same name.
+            raise InvalidInputError(
+                f"scoped_select needs a table referred to without a schema, got "
+                f"{self.table.fullname!r}: declare it without schema= and put its schema on "
+                f"the connection's search_path"
+            )
         flt = self.policy.read_filter(access, caller)
-        stmt = select(entity)  # type: ignore[call-overload]
-        if flt is None:
-            return stmt.where(literal(False))  # type: ignore[no-any-return]
-        return stmt.where(self.where(flt))  # type: ignore[no-any-return]
+        inner = select(self.table)
+        inner = inner.where(literal(False) if flt is None else self.where(flt))
+        scoped = inner.cte(name=self.table.name).prefix_with("NOT MATERIALIZED")
+        stmt = select(entity).add_cte(scoped).select_from(self.table)  # type: ignore[call-overload]
+        return stmt  # type: ignore[no-any-return]
 
     def _ids_clause(self, ids: Sequence[str]) -> ColumnElement[bool]:
         return self.c_id == any_(bindparam(None, list(ids), type_=ARRAY(Text)))
