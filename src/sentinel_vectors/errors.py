@@ -18,6 +18,7 @@ __all__ = [
     "PermissionServiceError",
     "ReservedKeyError",
     "SentinelVectorsError",
+    "WriteConflictError",
 ]
 
 
@@ -80,4 +81,13 @@ class ReservedKeyError(InvalidInputError):
     ``workspace_id``, ``owner_id`` and the resource key are stamped from the scope.
     Filters may not name them (the scope already constrains them); metadata may carry
     them only with the values the scope would stamp.
+    """
+
+
+class WriteConflictError(SentinelVectorsError):
+    """A record changed between a write's check and the store applying it (invariant 10).
+
+    Another writer created or changed one of the records after the write rule allowed
+    this write; the store refused to apply it over that record and the whole batch was
+    rolled back (restored, on Chroma): nothing was written. Read again and retry.
     """

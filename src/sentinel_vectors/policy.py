@@ -285,6 +285,17 @@ class TenancyPolicy:
                     f"workspace. Omit workspace_id."
                 )
 
+    def overwritable(self, edit: Access) -> Filter | None:
+        """The filter a stored record must match, when the store applies a write, to be
+        replaced or removed (invariant 10); ``None``: no stored record may be.
+
+        The same rule :meth:`authorize_write` applies to ``existing`` records, as a
+        condition the adapter hands to the store's conditional write (pgvector
+        ``ON CONFLICT ... DO UPDATE ... WHERE``, Qdrant ``update_filter``), so a record
+        that another writer created or changed after the check is not overwritten.
+        """
+        return self.read_filter(edit)
+
     def resources_to_probe(self, edit: Access, resources: Iterable[str]) -> set[str]:
         """Resources the caller cannot edit, which are allowed only if they are new.
 

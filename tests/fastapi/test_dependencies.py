@@ -32,6 +32,7 @@ from sentinel_vectors.errors import (
     MissingAuthError,
     PermissionServiceError,
     ReservedKeyError,
+    WriteConflictError,
 )
 from sentinel_vectors.fastapi import (
     VectorStores,
@@ -224,6 +225,7 @@ async def test_missing_token_is_401_before_any_store_is_built(http: httpx.AsyncC
         (ReservedKeyError("workspace_id"), 422),
         (FilterError("bad"), 422),
         (DimensionMismatchError("3 != 4"), 422),
+        (WriteConflictError("changed"), 409),
         (MissingAuthError("none"), 500),
         (SentinelError("forbidden", 403), 403),
         (SentinelError("missing", 404), 404),

@@ -7,6 +7,8 @@ Error                                      Status  Why
                                                    out; the read or write was refused
 ``AccessDeniedError`` (and                 403     the caller may not write or reach that
 ``ResourceConflictError``)                         resource
+``WriteConflictError``                     409     a concurrent write changed a record
+                                                   first; nothing was written, retry
 ``InvalidInputError`` (``ReservedKey``,    422     the request is malformed: reserved key,
 ``Filter``, ``DimensionMismatch`` ...)             bad filter, bad vector
 other ``SentinelVectorsError``             500     a configuration error (e.g. no auth)
@@ -37,6 +39,7 @@ from sentinel_vectors.errors import (
     InvalidInputError,
     PermissionServiceError,
     SentinelVectorsError,
+    WriteConflictError,
 )
 
 __all__ = ["ERRORS_LOGGER", "add_exception_handlers", "status_for"]
@@ -57,6 +60,8 @@ def status_for(exc: BaseException) -> int:
         return 503
     if isinstance(exc, AccessDeniedError):
         return 403
+    if isinstance(exc, WriteConflictError):
+        return 409
     if isinstance(exc, InvalidInputError):
         return 422
     if isinstance(exc, SentinelVectorsError):

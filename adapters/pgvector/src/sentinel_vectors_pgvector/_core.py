@@ -22,11 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    and_,
     any_,
     bindparam,
     delete,
     func,
-    insert,
     literal,
     select,
     true,
@@ -34,10 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
+from sentinel_vectors.errors import InvalidInputError, ReservedKeyError, WriteConflictError
 from sentinel_vectors.filters import Filter, FilterCompiler, in_, parse_where
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
@@ -442,24 +441,32 @@ class StoreCore:
             }
             for i, (rid, meta) in enumerate(zip(batch.ids, stamped, strict=True))
         ]
-        if upsert:
-            stmt = pg_insert(self.table)
+        # Invariant 10: the statement carries the condition the check decided on. An id
+        # the check found absent is insert-only (ON CONFLICT DO NOTHING); an id it found
+        # (locked FOR UPDATE above) is replaced only while the stored row is still one the
+        # caller may overwrite. A row another writer created in between is left as it is,
+        # missing from RETURNING, and the whole batch rolls back.
+        stmt = pg_insert(self.table)
+        known = sorted(stored) if upsert else []
+        allowed = self.policy.overwritable(edit)
+        if known and allowed is not None:
             replaced = (self.c_owner, self.c_res, self.c_doc, self.c_meta, self.c_emb)
-            session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[self.c_ws, self.c_id],
-                    set_={c: stmt.excluded[c.key] for c in replaced},
-                ),
-                rows,
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[self.c_ws, self.c_id],
+                set_={c: stmt.excluded[c.key] for c in replaced},
+                where=and_(self._ids_clause(known), self.where(allowed)),
             )
-            return
-        try:
-            session.execute(insert(self.table), rows)
-        except IntegrityError as exc:
-            raise InvalidInputError(
-                f"a concurrent write added one of these ids first ({exc.orig}); nothing was "
-                f"written. Use upsert() to replace records."
-            ) from exc
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[self.c_ws, self.c_id])
+        written = set(session.execute(stmt.returning(self.c_id), rows).scalars().all())
+        if written != set(batch.ids):
+            raise WriteConflictError(
+                "another writer created or changed a record with one of these ids after the "
+                "write was checked; nothing was written. Read the records again and retry."
+                if upsert
+                else "another writer added a record with one of these ids after the write was "
+                "checked; nothing was written. Use upsert() to replace records you may edit."
+            )
 
     def update_tx(self, session: Session, batch: Batch, edit: Access) -> int:
         """Update stored records in place (metadata merged); unknown ids are skipped."""
