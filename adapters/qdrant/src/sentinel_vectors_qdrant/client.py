@@ -24,12 +24,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel, PrivateAttr
+from pydantic_core import to_jsonable_python
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 from qdrant_client.http.models import QueryResponse
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.errors import AccessDeniedError, FilterError, InvalidInputError
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    FilterError,
+    InvalidInputError,
+    WriteConflictError,
+)
 from sentinel_vectors.filters import (
     And,
     Comparison,
@@ -280,11 +286,12 @@ class ScopedQdrantClient:
         written are rolled back (see ``docs/qdrant.md``) and the error is re-raised.
         """
         prepared = await self._prepare_points(collection_name, points)
-        structs, snapshots = await self._authorize_points(collection_name, prepared)
+        structs, snapshots, overwritable = await self._authorize_points(collection_name, prepared)
         return await self._write_points(
             collection_name,
             [structs],
             snapshots,
+            overwritable,
             wait=wait,
             ordering=ordering,
             shard_key_selector=shard_key_selector,
@@ -316,12 +323,13 @@ class ScopedQdrantClient:
         if isinstance(points, models.Batch) or not isinstance(points, Iterable):
             raise InvalidInputError("upload_points takes an iterable of models.PointStruct")
         prepared = await self._prepare_points(collection_name, list(points))
-        structs, snapshots = await self._authorize_points(collection_name, prepared)
+        structs, snapshots, overwritable = await self._authorize_points(collection_name, prepared)
         batches = [structs[i : i + batch_size] for i in range(0, len(structs), batch_size)]
         await self._write_points(
             collection_name,
             batches,
             snapshots,
+            overwritable,
             wait=wait,
             ordering=None,
             shard_key_selector=shard_key_selector,
@@ -379,9 +387,15 @@ class ScopedQdrantClient:
             existing=[self._existing(stored[p]) for p in pids],
             populated=set(),
         )
+        # Invariant 10: a point moved out of the caller's editable scope after the check
+        # is skipped by Qdrant, not overwritten.
+        allowed = self._policy.overwritable(edit)
+        if allowed is None:
+            return _completed()
         result: models.UpdateResult = await self._call(
             "update_vectors",
             collection_name=collection_name,
+            update_filter=_to_filter(self._compiler, allowed),
             points=[
                 models.PointVectors(id=pid, vector=vec)
                 for pid, vec in zip(pids, vectors, strict=True)
@@ -1304,8 +1318,9 @@ class ScopedQdrantClient:
 
     async def _authorize_points(
         self, collection_name: str, prepared: list[_Point]
-    ) -> tuple[list[models.PointStruct], dict[str, models.Record]]:
-        """Stamp and authorize; return the points to write and snapshots of replaced ones."""
+    ) -> tuple[list[models.PointStruct], dict[str, models.Record], models.Filter | None]:
+        """Stamp and authorize; return the points to write, snapshots of replaced ones, and
+        the filter a stored point must still match to be replaced (invariant 10)."""
         self._policy.collection = collection_name
         edit = await self.scope.access("edit")
         snapshots = await self._records(
@@ -1328,13 +1343,15 @@ class ScopedQdrantClient:
             models.PointStruct(id=p.pid, vector=p.vector, payload={**meta, ID_KEY: p.logical})
             for p, meta in zip(prepared, stamped, strict=True)
         ]
-        return structs, snapshots
+        allowed = self._policy.overwritable(edit)
+        return structs, snapshots, None if allowed is None else _to_filter(self._compiler, allowed)
 
     async def _write_points(
         self,
         collection_name: str,
         batches: list[list[models.PointStruct]],
         snapshots: dict[str, models.Record],
+        overwritable: models.Filter | None,
         *,
         wait: bool,
         ordering: models.WriteOrdering | None,
@@ -1342,31 +1359,72 @@ class ScopedQdrantClient:
         timeout: int | None,
         max_retries: int,
     ) -> models.UpdateResult:
-        """Send upsert requests in order; on a failure, roll back what was sent, re-raise."""
+        """Send conditional upsert requests in order; roll back what was sent on a failure.
+
+        Invariant 10: points the check found absent go in an ``insert_only`` request,
+        points it found (``snapshots``) in an ``update_only`` request whose
+        ``update_filter`` is what a stored point must still match to be replaced. Qdrant
+        skips a point another writer created or changed in between without saying so: each
+        batch is read back, and a point not holding this write raises
+        :class:`WriteConflictError` after the points this call wrote are rolled back.
+        Requests always wait (``wait`` is ignored): a write is verified once applied.
+        """
+        del wait
         result = _completed()
         sent: list[models.PointStruct] = []
         for batch in batches:
             sent.extend(batch)
-            attempt = 0
-            while True:
-                try:
-                    result = await self._call(
-                        "upsert",
-                        collection_name=collection_name,
-                        points=batch,
-                        wait=wait,
-                        ordering=ordering,
-                        shard_key_selector=shard_key_selector,
-                        timeout=timeout,
-                    )
-                    break
-                except Exception as exc:
-                    if attempt < max_retries:
-                        attempt += 1
-                        continue
-                    await self._rollback(collection_name, sent, snapshots, exc)
-                    raise
+            fresh = [p for p in batch if str(p.id) not in snapshots]
+            known = [p for p in batch if str(p.id) in snapshots]
+            requests: list[tuple[list[models.PointStruct], dict[str, Any]]] = []
+            if fresh:
+                requests.append((fresh, {"update_mode": models.UpdateMode.INSERT_ONLY}))
+            if known and overwritable is not None:
+                mode = models.UpdateMode.UPDATE_ONLY
+                requests.append((known, {"update_mode": mode, "update_filter": overwritable}))
+            for points, condition in requests:
+                attempt = 0
+                while True:
+                    try:
+                        result = await self._call(
+                            "upsert",
+                            collection_name=collection_name,
+                            points=points,
+                            wait=True,
+                            ordering=ordering,
+                            shard_key_selector=shard_key_selector,
+                            timeout=timeout,
+                            **condition,
+                        )
+                        break
+                    except Exception as exc:
+                        if attempt < max_retries:
+                            attempt += 1
+                            continue
+                        await self._rollback(collection_name, sent, snapshots, exc)
+                        raise
+            holding = await self._holding(collection_name, batch)
+            if len(holding) != len(batch):
+                conflict = WriteConflictError(
+                    "another writer created or changed a point with one of these ids after the "
+                    "write was checked; it was left as it is and nothing of this call was "
+                    "written. Read the points again and retry."
+                )
+                await self._rollback(collection_name, sent, snapshots, conflict)
+                raise conflict
         return result
+
+    async def _holding(
+        self, collection_name: str, points: list[models.PointStruct]
+    ) -> set[str]:
+        """The ids among ``points`` whose stored payload is the one this call sent."""
+        sent = {str(p.id): to_jsonable_python(p.payload) for p in points}
+        stored = await self._records(collection_name, list(sent), with_vectors=False)
+        return {
+            pid
+            for pid, payload in sent.items()
+            if pid in stored and to_jsonable_python(stored[pid].payload) == payload
+        }
 
     async def _rollback(
         self,
@@ -1375,20 +1433,29 @@ class ScopedQdrantClient:
         snapshots: dict[str, models.Record],
         error: Exception,
     ) -> None:
-        """Undo upsert requests that failed or preceded a failure: restore, or delete new ids."""
-        restore = [
-            models.PointStruct(
-                id=str(p.id),
-                vector=cast(Any, snapshots[str(p.id)].vector or {}),
-                payload=snapshots[str(p.id)].payload,
-            )
-            for p in sent
-            if str(p.id) in snapshots
-        ]
-        fresh: list[models.ExtendedPointId] = [
-            str(p.id) for p in sent if str(p.id) not in snapshots
-        ]
+        """Undo upsert requests that failed or preceded a failure: restore, or delete new ids.
+
+        Only points that hold this call's write are touched: a point another writer put
+        under one of the ids (which a conditional request skipped) is left as it is.
+        """
+        restore: list[models.PointStruct] = []
+        fresh: list[models.ExtendedPointId] = []
         try:
+            ours = await self._holding(collection_name, sent)
+            for p in sent:
+                pid = str(p.id)
+                if pid not in ours:
+                    continue
+                if pid in snapshots:
+                    restore.append(
+                        models.PointStruct(
+                            id=pid,
+                            vector=cast(Any, snapshots[pid].vector or {}),
+                            payload=snapshots[pid].payload,
+                        )
+                    )
+                else:
+                    fresh.append(pid)
             for start in range(0, len(restore), _ID_BATCH):
                 await self._call(
                     "upsert",
