@@ -17,6 +17,7 @@ from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import (
     DimensionMismatchError,
     InvalidInputError,
+    WriteConflictError,
 )
 from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
@@ -205,6 +206,12 @@ class ScopedCollection:
         docs = _as_list(documents, "documents")
         uri_list = _as_list(uris, "uris")
         check_lengths(n, documents=docs, uris=uri_list, images=_as_seq(images))
+        if embs is None and (docs is not None or images is not None or uri_list is not None):
+            # Chroma would re-embed them with the collection's embedding function.
+            raise InvalidInputError(
+                "update() of documents, images or uris needs their embeddings: this suite "
+                "never embeds implicitly. Pass embeddings= with them."
+            )
         edit = await self.scope.access("edit")
         pids = [self._policy.physical_id(i) for i in id_list]
         stored = await self._stored(pids)
@@ -261,22 +268,31 @@ class ScopedCollection:
         )
         if plan is None:
             return {"deleted": 0}
-        targets: list[str] = []
+        targets: list[tuple[str, Where]] = []
         for flt in plan.filters:
+            where_native = self._compiler.compile(flt)
             found = await self._call(
                 "get",
                 ids=pids,
-                where=self._compiler.compile(flt),
+                where=where_native,
                 where_document=where_document,
                 include=["metadatas"],
             )
             for pid, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
                 if self._policy.recheck(meta, edit, pid):
-                    targets.append(pid)
+                    targets.append((pid, where_native))
         if limit is not None:
             targets = targets[:limit]
-        for start in range(0, len(targets), _ID_BATCH):
-            await self._call("delete", ids=targets[start : start + _ID_BATCH])
+        # Invariant 10: the delete carries the edit filter, so a record that left the
+        # caller's editable scope since it was selected is not deleted.
+        by_filter: dict[int, tuple[Where, list[str]]] = {}
+        for pid, where_native in targets:
+            by_filter.setdefault(id(where_native), (where_native, []))[1].append(pid)
+        for where_native, chosen in by_filter.values():
+            for start in range(0, len(chosen), _ID_BATCH):
+                await self._call(
+                    "delete", ids=chosen[start : start + _ID_BATCH], where=where_native
+                )
         return {"deleted": len(targets)}
 
     # -- reads -----------------------------------------------------------------------
@@ -507,8 +523,13 @@ class ScopedCollection:
         docs = _as_list(documents, "documents")
         uri_list = _as_list(uris, "uris")
         check_lengths(n, documents=docs, uris=uri_list, images=_as_seq(images))
-        if embs is None and docs is None and images is None and uri_list is None:
-            raise InvalidInputError(f"{op}() needs embeddings (or documents to embed)")
+        if embs is None:
+            # Chroma would embed documents, images or uris with the collection's embedding
+            # function (a model download, a network call): this suite never does.
+            raise InvalidInputError(
+                f"{op}() needs embeddings: this suite never embeds implicitly. Embed the "
+                f"documents yourself and pass embeddings=."
+            )
         edit = await self.scope.access("edit")
         pids = [self._policy.physical_id(i) for i in id_list]
         stored = await self._stored(pids)
@@ -519,14 +540,98 @@ class ScopedCollection:
         self._policy.authorize_write(
             edit, resources=resources, existing=existing.values(), populated=populated
         )
-        await self._call(
-            op,
-            ids=pids,
-            embeddings=embs,
-            metadatas=stamped,
-            documents=docs,
-            images=images,
-            uris=uri_list,
+        columns = {
+            "embeddings": embs,
+            "metadatas": stamped,
+            "documents": docs,
+            "images": _as_seq(images),
+            "uris": uri_list,
+        }
+        await self._write_checked(op, pids, stored, columns)
+
+    async def _write_checked(
+        self,
+        op: str,
+        pids: list[str],
+        stored: Mapping[str, ExistingRecord],
+        columns: Mapping[str, Sequence[Any] | None],
+    ) -> None:
+        """Apply an authorized ``add``/``upsert`` so that it never overwrites a record the
+        check did not see (invariant 10).
+
+        Chroma has no conditional upsert, but its ``delete`` takes a ``where`` and its
+        ``add`` never replaces a stored id. So a record to replace is deleted under the
+        condition that it still belongs to the workspace and to the resource the check
+        saw, then every record goes in with ``add``, and the ids are read back. An id
+        holding another writer's record (changed or created after the check, so the
+        delete or the ``add`` skipped it) raises :class:`WriteConflictError` once this
+        call's records are removed and the replaced ones put back (again with ``add``, so
+        the other writer's record stays). What is left is in ``docs/security.md``.
+        """
+        # Chroma's add leaves existing ids as they are (as natively): only upsert replaces.
+        known = [] if op == "add" else [i for i, pid in enumerate(pids) if pid in stored]
+        fresh = [i for i, pid in enumerate(pids) if pid not in stored]
+        snapshots = await self._snapshots([pids[i] for i in known])
+        conflict = WriteConflictError(
+            "another writer created, changed or removed a record with one of these ids "
+            "after the write was checked; it was left as it is and nothing of this call "
+            "was written. Read again and retry."
+        )
+        if any(
+            self._existing(snapshots.get(pids[i], {}).get("metadatas")) != stored[pids[i]]
+            for i in known
+        ):
+            raise conflict
+        if known:
+            resources = sorted({str(stored[pids[i]].resource_id) for i in known})
+            still: Where = {
+                "$and": [
+                    {WORKSPACE_KEY: {"$eq": self.scope.workspace_id}},
+                    {self.scope.resource_key: {"$in": resources}},
+                ]
+            }
+            await self._call("delete", ids=[pids[i] for i in known], where=still)
+        written = sorted(fresh + known)
+        await self._call("add", **_subset(pids, columns, written))
+        metas = columns["metadatas"]
+        assert metas is not None
+        after = await self._snapshots([pids[i] for i in written], include=["metadatas"])
+        ours = [
+            pids[i] for i in written if _holds(after.get(pids[i], {}).get("metadatas"), metas[i])
+        ]
+        if len(ours) == len(written):
+            return
+        try:
+            for start in range(0, len(ours), _ID_BATCH):
+                await self._call("delete", ids=ours[start : start + _ID_BATCH])
+            rows = [snapshots[pids[i]] for i in known]
+            if rows:
+                await self._call("add", **_restore_columns(rows))
+        except Exception as undo:
+            conflict.add_note(f"sentinel-vectors: undoing the write failed too: {undo!r}")
+        raise conflict
+
+    async def _snapshots(
+        self,
+        pids: list[str],
+        include: Sequence[str] = ("embeddings", "metadatas", "documents", "uris"),
+    ) -> dict[str, dict[str, Any]]:
+        """Stored records under these physical ids, one row dict per id."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(pids), _ID_BATCH):
+            raw = await self._call(
+                "get", ids=pids[start : start + _ID_BATCH], include=list(include)
+            )
+            for row in _rows(raw, _GET_FIELDS):
+                out[row["ids"]] = row
+        return out
+
+    def _existing(self, meta: Mapping[str, Any] | None) -> ExistingRecord:
+        meta = meta or {}
+        return ExistingRecord(
+            workspace_id=meta.get(WORKSPACE_KEY),
+            resource_id=meta.get(self.scope.resource_key),
+            owner_id=meta.get(OWNER_KEY),
         )
 
     def _caller_filter(self, where: Mapping[str, Any] | Filter | None) -> Filter | None:
@@ -558,12 +663,7 @@ class ScopedCollection:
                 "get", ids=pids[start : start + _ID_BATCH], include=["metadatas"]
             )
             for pid, meta in zip(raw["ids"], raw["metadatas"] or [], strict=True):
-                meta = meta or {}
-                out[pid] = ExistingRecord(
-                    workspace_id=meta.get(WORKSPACE_KEY),
-                    resource_id=meta.get(self.scope.resource_key),
-                    owner_id=meta.get(OWNER_KEY),
-                )
+                out[pid] = self._existing(meta)
         return out
 
     async def _populated(self, resources: set[str]) -> set[str]:
@@ -613,6 +713,38 @@ class ScopedCollection:
                     f"Chroma refused the vectors: {exc}. Nothing was written."
                 ) from exc
             raise
+
+
+def _subset(
+    pids: list[str], columns: Mapping[str, Sequence[Any] | None], keep: list[int]
+) -> dict[str, Any]:
+    """Native write arguments for the rows at ``keep``."""
+    out: dict[str, Any] = {"ids": [pids[i] for i in keep]}
+    for name, column in columns.items():
+        if column is not None:
+            out[name] = [column[i] for i in keep]
+    return out
+
+
+def _restore_columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Native ``add`` arguments that put snapshot rows back as they were."""
+    out: dict[str, Any] = {
+        "ids": [r["ids"] for r in rows],
+        "embeddings": [r["embeddings"] for r in rows],
+        "metadatas": [r["metadatas"] for r in rows],
+    }
+    if all(r.get("documents") is not None for r in rows):
+        out["documents"] = [r["documents"] for r in rows]
+    if all(r.get("uris") is not None for r in rows):
+        out["uris"] = [r["uris"] for r in rows]
+    return out
+
+
+def _holds(stored: Mapping[str, Any] | None, written: Mapping[str, Any]) -> bool:
+    """Whether a stored metadata is the one this call wrote (Chroma drops ``None`` values)."""
+    if stored is None:
+        return False
+    return all(stored.get(k) == v for k, v in written.items() if v is not None)
 
 
 def _as_list(value: Any, what: str) -> list[Any] | None:
