@@ -41,6 +41,7 @@ __all__ = [
     "Or",
     "Scalar",
     "and_",
+    "as_filter",
     "eq",
     "filter_keys",
     "gt",
@@ -354,6 +355,22 @@ def parse_where(where: Mapping[str, object]) -> Filter:
         else:
             parts.append(_parse_field(key, value))
     return and_(*parts)
+
+
+def as_filter(where: object) -> Filter | None:
+    """A caller's filter argument as a neutral node (``None``: no filter).
+
+    Takes a node of this algebra or a Chroma-style ``where`` dict; anything else (a
+    list, a string, ...) raises :class:`FilterError` before any store is asked.
+    """
+    if where is None or isinstance(where, Comparison | Membership | And | Or | Not):
+        return where
+    if isinstance(where, Mapping):
+        return parse_where(where)
+    raise FilterError(
+        f"a filter must be a dict (a Chroma-style where) or a sentinel_vectors.filters node, "
+        f"got {type(where).__name__}"
+    )
 
 
 def _expect_dict(op: str, value: object) -> Mapping[str, object]:

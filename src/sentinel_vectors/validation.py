@@ -33,6 +33,11 @@ def as_id_list(ids: object, *, what: str = "ids", allow_empty: bool = False) -> 
             )
         if not item:
             raise InvalidInputError(f"{what} may not contain an empty string")
+        if "\x00" in item or (not item.isprintable() and not _storable(item)):
+            raise InvalidInputError(
+                f"{what} may not contain NUL characters or unpaired surrogates (no backend "
+                f"stores them the same way), got {item!r}"
+            )
         out.append(item)
     if not out and not allow_empty:
         raise InvalidInputError(f"{what} may not be empty")
@@ -40,6 +45,15 @@ def as_id_list(ids: object, *, what: str = "ids", allow_empty: bool = False) -> 
         dupes = sorted(i for i, count in Counter(out).items() if count > 1)
         raise InvalidInputError(f"{what} must be unique; repeated: {dupes[:5]}")
     return out
+
+
+def _storable(item: str) -> bool:
+    """Whether a string is valid Unicode text every backend can store (UTF-8 encodable)."""
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_lengths(n: int, **columns: Sequence[Any] | None) -> None:

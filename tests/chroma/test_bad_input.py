@@ -94,6 +94,28 @@ WRITES: dict[str, tuple[type[Exception], Callable[[ScopedCollection], Any]]] = {
         lambda d: d.update(ids=["seed"], metadatas=[{"resource_id": str(uuid.uuid4())}]),
     ),
     "delete with no target": (InvalidInputError, lambda d: d.delete()),
+    "delete with a where list": (FilterError, lambda d: d.delete(where=[{"topic": "a"}])),
+    "delete with a where string": (FilterError, lambda d: d.delete(where="topic = 'a'")),
+    "delete with a malformed where_document": (
+        FilterError,
+        lambda d: d.delete(ids=["seed"], where_document=["$contains", "a"]),
+    ),
+    "an id with a NUL byte": (
+        InvalidInputError,
+        lambda d: d.add(ids=["a\x00b"], embeddings=[[1, 0, 0]], metadatas=[OK_META]),
+    ),
+    "an id with an unpaired surrogate": (
+        InvalidInputError,
+        lambda d: d.upsert(ids=["a\ud800"], embeddings=[[1, 0, 0]], metadatas=[OK_META]),
+    ),
+    "add of documents without embeddings": (
+        InvalidInputError,
+        lambda d: d.add(ids=["a"], documents=["text"], metadatas=[OK_META]),
+    ),
+    "upsert of documents without embeddings": (
+        InvalidInputError,
+        lambda d: d.upsert(ids=["a"], documents=["text"], metadatas=[OK_META]),
+    ),
 }
 
 
@@ -136,6 +158,17 @@ READS: dict[str, tuple[type[Exception], Callable[[ScopedCollection], Any]]] = {
         lambda d: d.query(query_embeddings=[[1, 0, 0]], query_texts=["x"]),
     ),
     "unknown include": (InvalidInputError, lambda d: d.get(include=["secrets"])),
+    "where as a list": (FilterError, lambda d: d.get(where=[{"topic": "a"}])),
+    "where as a string": (
+        FilterError,
+        lambda d: d.query(query_embeddings=[[1, 0, 0]], where="topic = 'a'"),
+    ),
+    "where_document as a list": (FilterError, lambda d: d.get(where_document=["a"])),
+    "where_document with an unknown operator": (
+        FilterError,
+        lambda d: d.query(query_embeddings=[[1, 0, 0]], where_document={"$like": "a"}),
+    ),
+    "an id with a NUL byte": (InvalidInputError, lambda d: d.get(ids=["a\x00"])),
     "negative offset": (InvalidInputError, lambda d: d.get(offset=-1)),
 }
 
@@ -161,3 +194,20 @@ async def test_dimension_is_learned_from_the_store_not_the_first_write(
     docs = ScopedCollection(chroma_collection, other.auth, resource_type="document")
     with pytest.raises(DimensionMismatchError):
         await docs.upsert(ids=["z"], embeddings=[[1.0, 0.0]], metadatas=[OK_META])
+
+
+async def test_update_of_documents_without_embeddings_is_refused(
+    editor: Member, chroma_collection: Any
+) -> None:
+    """Chroma would embed them implicitly (offline: a connection error); add refuses that too."""
+    docs = ScopedCollection(chroma_collection, editor.auth, resource_type="document")
+    before = await docs.get(ids=["seed"], include=["documents", "embeddings"])
+    with pytest.raises(InvalidInputError, match="never embeds"):
+        await docs.update(ids=["seed"], documents=["new text"])
+    with pytest.raises(InvalidInputError, match="never embeds"):
+        await docs.update(ids=["seed"], uris=["file:///x"])
+    after = await docs.get(ids=["seed"], include=["documents", "embeddings"])
+    assert after["documents"] == before["documents"]
+    assert [list(e) for e in after["embeddings"]] == [list(e) for e in before["embeddings"]]
+    await docs.update(ids=["seed"], embeddings=[[0.0, 1.0, 0.0]], documents=["with a vector"])
+    assert (await docs.get(ids=["seed"]))["documents"] == ["with a vector"]

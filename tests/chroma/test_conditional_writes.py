@@ -1,4 +1,4 @@
-"""Invariant 10 on Chroma: no write overwrites a record the check did not see (issue #10, finding 5).
+"""Invariant 10 on Chroma: no write overwrites a record the check did not see (#10, finding 5).
 
 Chroma has no conditional upsert. The wrapper deletes a record it replaces under a
 ``where`` (still the workspace and resource the check saw), writes with ``add`` (which
@@ -82,9 +82,7 @@ async def _stored(collection: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def _competitor(
-    pid: str, meta: dict[str, Any], *, method: str = "add"
-) -> Callable[[Any], Any]:
+def _competitor(pid: str, meta: dict[str, Any], *, method: str = "add") -> Callable[[Any], Any]:
     """A raw native write of another user's record under ``pid``."""
 
     def write(collection: Any) -> Any:

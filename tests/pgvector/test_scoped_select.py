@@ -55,9 +55,8 @@ async def test_invariant_1_scoped_select_outer_join_to_the_chunk_table_is_scoped
 ) -> None:
     s = store(async_engine, world.alice, chunks)
     other = chunks.alias("other")
-    stmt = (
-        (await s.scoped_select(other.c.id))
-        .outerjoin_from(chunks, other, or_(other.c.id != chunks.c.id, other.c.id == chunks.c.id))
+    stmt = (await s.scoped_select(other.c.id)).outerjoin_from(
+        chunks, other, or_(other.c.id != chunks.c.id, other.c.id == chunks.c.id)
     )
     assert await _ids(async_engine, stmt, s) == ALICE_SEES
     right = (
@@ -95,7 +94,8 @@ async def test_invariant_1_scoped_select_keeps_ordering_by_distance(
     async with AsyncSession(async_engine) as session, session.begin():
         await s.configure(session, k=4)
         got = (await session.execute(stmt, ANY)).scalars().all()
-    assert len(got) == 4 and set(got) <= ALICE_SEES
+    assert len(got) == 4
+    assert set(got) <= ALICE_SEES
 
 
 @pytest.mark.invariant(1)

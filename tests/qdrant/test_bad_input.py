@@ -152,6 +152,14 @@ async def test_a_batch_works_when_well_formed(writer: Writer, qdrant: Store) -> 
         models.Filter.model_construct(must=[models.FieldCondition.model_construct(key="")]),
         models.Filter(must=[models.FieldCondition(key=ID_KEY, match=models.MatchValue(value=1))]),
         models.Filter(must=[models.HasIdCondition(has_id=["not-a-uuid"])]),
+        [{"key": "topic", "match": {"value": "a"}}],  # a list, not a filter
+        models.Filter(
+            min_should=models.MinShould(
+                conditions=[models.FieldCondition(key="topic", match=models.MatchValue(value="a"))],
+                min_count=0,
+            )
+        ),
+        models.Filter(must=[models.SliceCondition(slice=models.Slice(total=2, index=5))]),
         models.Filter(
             must=[
                 models.NestedCondition(
@@ -169,8 +177,10 @@ async def test_malformed_filters_are_filter_errors(writer: Writer, qdrant: Store
         await writer.client.scroll(qdrant.name, scroll_filter=flt)
     with pytest.raises(FilterError):
         await writer.client.query_points(qdrant.name, query=vec(1), query_filter=flt)
-    # As a points selector a string is not a filter at all: still an InvalidInputError.
-    with pytest.raises(FilterError if not isinstance(flt, str) else InvalidInputError):
+    with pytest.raises(FilterError):
+        await writer.client.count(qdrant.name, count_filter=flt)
+    # As a points selector a string or list is not a filter at all: an InvalidInputError.
+    with pytest.raises(FilterError if not isinstance(flt, str | list) else InvalidInputError):
         await writer.client.delete(qdrant.name, flt)
     with pytest.raises(InvalidInputError):
         await writer.client.set_payload(qdrant.name, {"x": 1}, flt)

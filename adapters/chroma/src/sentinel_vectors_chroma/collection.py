@@ -16,10 +16,11 @@ from typing import Any, cast
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import (
     DimensionMismatchError,
+    FilterError,
     InvalidInputError,
     WriteConflictError,
 )
-from sentinel_vectors.filters import Filter, FilterCompiler, parse_where
+from sentinel_vectors.filters import Filter, FilterCompiler, as_filter
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
 from sentinel_vectors.strategy import (
@@ -254,6 +255,7 @@ class ScopedCollection:
         if limit is not None:
             check_positive_int(limit, what="limit")
         caller = self._caller_filter(where)
+        _check_where_document(where_document)
         edit = await self.scope.access("edit")
         pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
         if pids is not None:
@@ -316,6 +318,7 @@ class ScopedCollection:
             raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
         wanted = _check_include(include, allowed=_INCLUDABLE - {"distances"})
         caller = self._caller_filter(where)
+        _check_where_document(where_document)
         access = await self.scope.access("view")
         plan = plan_read(
             self._policy, access, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
@@ -392,6 +395,7 @@ class ScopedCollection:
             native_query[name] = [value] if isinstance(value, str) else list(value)
             n_queries = len(native_query[name])
         caller = self._caller_filter(where)
+        _check_where_document(where_document)
         access = await self.scope.access("view")
         plan = plan_read(
             self._policy,
@@ -540,7 +544,7 @@ class ScopedCollection:
         self._policy.authorize_write(
             edit, resources=resources, existing=existing.values(), populated=populated
         )
-        columns = {
+        columns: dict[str, Sequence[Any] | None] = {
             "embeddings": embs,
             "metadatas": stamped,
             "documents": docs,
@@ -635,9 +639,7 @@ class ScopedCollection:
         )
 
     def _caller_filter(self, where: Mapping[str, Any] | Filter | None) -> Filter | None:
-        if where is None:
-            return None
-        flt = where if not isinstance(where, Mapping) else parse_where(where)
+        flt = as_filter(where)
         self._policy.check_caller_filter(flt)
         return flt
 
@@ -745,6 +747,35 @@ def _holds(stored: Mapping[str, Any] | None, written: Mapping[str, Any]) -> bool
     if stored is None:
         return False
     return all(stored.get(k) == v for k, v in written.items() if v is not None)
+
+
+_DOCUMENT_OPS = frozenset({"$contains", "$not_contains", "$regex", "$not_regex"})
+
+
+def _check_where_document(where: object, *, depth: int = 0) -> None:
+    """Refuse a malformed ``where_document`` with :class:`FilterError` before Chroma sees it.
+
+    It only narrows a read or delete (Chroma ANDs it with ``where``); this is about a
+    typed error instead of Chroma's ``ValueError``.
+    """
+    if where is None and depth == 0:
+        return
+    if not isinstance(where, Mapping) or len(where) != 1:
+        raise FilterError(
+            "where_document must be a dict with one operator ($contains, $not_contains, "
+            f"$regex, $not_regex, $and, $or), got {where!r}"
+        )
+    ((op, value),) = where.items()
+    if op in _DOCUMENT_OPS:
+        if not isinstance(value, str) or not value or "\x00" in value:
+            raise FilterError(f"where_document {op} takes a non-empty string, got {value!r}")
+    elif op in ("$and", "$or"):
+        if not isinstance(value, list) or not value:
+            raise FilterError(f"where_document {op} takes a non-empty list of filters")
+        for item in value:
+            _check_where_document(item, depth=depth + 1)
+    else:
+        raise FilterError(f"where_document has an unknown operator {op!r}")
 
 
 def _as_list(value: Any, what: str) -> list[Any] | None:

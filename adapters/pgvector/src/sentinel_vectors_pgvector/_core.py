@@ -37,7 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError, WriteConflictError
-from sentinel_vectors.filters import Filter, FilterCompiler, in_, parse_where
+from sentinel_vectors.filters import Filter, FilterCompiler, as_filter, in_
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
 from sentinel_vectors.strategy import (
@@ -278,9 +278,9 @@ class StoreCore:
 
     def caller_filter(self, where: WhereArg) -> Filter | None:
         """The caller's filter as a neutral node, refused if it names a tenancy key."""
-        if where is None:
+        flt = as_filter(where)
+        if flt is None:
             return None
-        flt = parse_where(where) if isinstance(where, Mapping) else where
         self.policy.check_caller_filter(flt)
         self.compiler.compile(flt)  # refuse what cannot compile before any lookup
         return flt

@@ -98,6 +98,7 @@ class SqlFilterCompiler(FilterCompiler[Clause]):
     def membership(self, node: Membership) -> Clause:
         """``in`` / ``not in``: one bound array, whatever its length."""
         column = self._columns.get(node.key)
+        _check_nul(node.key)
         if column is not None and isinstance(column.type, Uuid) and _canonical_uuids(node.values):
             # Canonical UUID strings (the policy's accessible list): bound as one text[]
             # and cast by the server, instead of a uuid.UUID object per id in Python.
@@ -158,6 +159,15 @@ def _canonical_uuids(values: tuple[Scalar, ...]) -> bool:
 def _check_finite(key: str, value: Scalar) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise FilterError(f"filter on {key!r}: {value!r} is not a finite number")
+    _check_nul(key)
+    if isinstance(value, str) and "\x00" in value:
+        raise FilterError(f"filter on {key!r}: values may not contain NUL characters")
+
+
+def _check_nul(key: str) -> None:
+    # PostgreSQL text and JSONB cannot hold NUL: refuse it here, not as a DBAPIError.
+    if "\x00" in key:
+        raise FilterError(f"filter key {key!r} may not contain NUL characters")
 
 
 def _decimal(value: Scalar) -> Decimal:

@@ -1414,9 +1414,7 @@ class ScopedQdrantClient:
                 raise conflict
         return result
 
-    async def _holding(
-        self, collection_name: str, points: list[models.PointStruct]
-    ) -> set[str]:
+    async def _holding(self, collection_name: str, points: list[models.PointStruct]) -> set[str]:
         """The ids among ``points`` whose stored payload is the one this call sent."""
         sent = {str(p.id): to_jsonable_python(p.payload) for p in points}
         stored = await self._records(collection_name, list(sent), with_vectors=False)

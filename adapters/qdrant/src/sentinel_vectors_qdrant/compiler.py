@@ -125,7 +125,12 @@ def inspect_filter(
     Anything that is not a condition Qdrant knows raises :class:`FilterError`.
     """
     keys: set[str] = set()
-    return _walk_filter(flt, translate_id, keys, nested=False), keys
+    try:
+        return _walk_filter(flt, translate_id, keys, nested=False), keys
+    except FilterError:
+        raise
+    except (ValueError, TypeError) as exc:  # pydantic rebuilding a malformed model
+        raise FilterError(f"malformed Qdrant filter: {exc}") from exc
 
 
 def _walk_filter(
@@ -146,6 +151,10 @@ def _walk_filter(
         min_should = flt.min_should
         if not isinstance(min_should, models.MinShould):
             raise FilterError(f"min_should must be models.MinShould, got {min_should!r}")
+        count = min_should.min_count
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            # Qdrant refuses it too (local mode with a ValueError, a server with a 400).
+            raise FilterError(f"min_should.min_count must be 1 or larger, got {count!r}")
         update["min_should"] = models.MinShould(
             conditions=[
                 _walk_condition(c, translate_id, keys, nested=nested) for c in min_should.conditions
@@ -191,6 +200,10 @@ def _walk_condition(
             raise
         except InvalidInputError as exc:
             raise FilterError(str(exc)) from exc
+    if type(cond).__name__ == "SliceCondition":
+        total, index = cond.slice.total, cond.slice.index  # type: ignore[attr-defined]
+        if not (isinstance(total, int) and isinstance(index, int) and 0 <= index < total):
+            raise FilterError(f"a slice needs 0 <= index < total, got index {index}, total {total}")
     if type(cond).__name__ in _KEYLESS_CONDITIONS:
         return cond
     raise FilterError(f"unsupported filter condition: {cond!r}")
