@@ -155,3 +155,20 @@ async def test_upsert_replaces_and_adds_as_before(chroma_collection: Any, tenanc
     assert [m["v"] for m in got["metadatas"]] == [2, 2]
     assert got["documents"] == ["new", "new"]
     assert uuid.UUID(got["metadatas"][0]["owner_id"]) == alice.id
+
+
+@pytest.mark.invariant(10)
+async def test_invariant_10_a_delete_spares_a_record_replaced_after_the_check(
+    chroma_collection: Any, tenancy: Tenancy
+) -> None:
+    ws = tenancy.workspace()
+    alice, bob = tenancy.member("editor", ws), tenancy.member("editor", ws)
+    mine, bobs = tenancy.resource(alice), tenancy.resource(bob)
+    await ScopedCollection(chroma_collection, alice.auth, resource_type="document").add(
+        ids=["k", "m"], embeddings=[[1.0, 0.0, 0.0]] * 2, metadatas=[{"resource_id": mine}] * 2
+    )
+    theirs = {"workspace_id": str(ws), "resource_id": bobs, "owner_id": str(bob.id)}
+    proxy = racing(chroma_collection, _competitor(f"{ws}:k", theirs, method="upsert"))
+    docs = ScopedCollection(proxy, alice.auth, resource_type="document")
+    await docs.delete(ids=["k", "m"])
+    assert await _stored(chroma_collection) == {f"{ws}:k": {**theirs, "document": "bob's"}}
