@@ -284,6 +284,9 @@ class ScopedQdrantClient:
         before the one native ``upsert`` request: ids, vector names and sizes, payloads,
         tenancy keys and the write rule. If the request fails, points it may have
         written are rolled back (see ``docs/qdrant.md``) and the error is re-raised.
+        The write is conditional (invariant 10): a point another writer created or moved
+        out of the caller's editable scope after the check is left as it is and
+        :class:`~sentinel_vectors.errors.WriteConflictError` is raised, nothing written.
         """
         prepared = await self._prepare_points(collection_name, points)
         structs, snapshots, overwritable = await self._authorize_points(collection_name, prepared)
@@ -316,6 +319,8 @@ class ScopedQdrantClient:
         batch is sent (the iterable is read whole), batches are sent one after another
         (``parallel`` and ``method`` are accepted and ignored), and if a batch still fails
         after ``max_retries`` retries, the batches already written are rolled back.
+        Requests always wait (``wait`` is ignored): each batch is read back to verify
+        the conditional write (see :meth:`upsert`).
         """
         check_positive_int(batch_size, what="batch_size")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
