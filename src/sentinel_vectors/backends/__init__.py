@@ -46,3 +46,27 @@ class StoreBackend(Protocol[S_co]):
     def index(self, auth: AuthContext) -> ChunkIndex:
         """The backend-neutral chunk index for ``auth``, over :meth:`scoped`."""
         ...
+
+
+def missing_adapter(exc: ModuleNotFoundError, distribution: str) -> ModuleNotFoundError:
+    """The error to raise when a backend module's adapter distribution is not installed.
+
+    Returns a ``ModuleNotFoundError`` naming the package to ``pip install`` when the
+    missing module belongs to the adapter (or the store client it pulls in); returns
+    ``exc`` itself for anything else, so unrelated import errors are not disguised.
+    """
+    adapter = distribution.replace("-", "_")
+    stores = {
+        "sentinel-vectors-chroma": "chromadb",
+        "sentinel-vectors-qdrant": "qdrant_client",
+        "sentinel-vectors-pgvector": "sqlalchemy",
+    }
+    root = (exc.name or "").split(".")[0]
+    if root not in {adapter, stores.get(distribution)}:
+        return exc
+    err = ModuleNotFoundError(
+        f"this backend needs the {distribution} distribution, which is not installed "
+        f"(missing module {exc.name!r}): pip install {distribution}",
+        name=exc.name,
+    )
+    return err

@@ -7,6 +7,7 @@ from typing import Any
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import missing_adapter
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
     CHUNK_OF_KEY,
@@ -18,7 +19,11 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_chroma import ScopedCollection
+
+try:
+    from sentinel_vectors_chroma import ScopedCollection
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-chroma") from _exc
 
 __all__ = ["ChromaBackend", "ChromaChunkIndex"]
 

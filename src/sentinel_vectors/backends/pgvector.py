@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import missing_adapter
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
     CHUNK_OF_KEY,
@@ -20,7 +19,13 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_pgvector import ScopedVectorStore
+
+try:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from sentinel_vectors_pgvector import ScopedVectorStore
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-pgvector") from _exc
 
 __all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
 

@@ -6,10 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
-
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import missing_adapter
 from sentinel_vectors.errors import ReservedKeyError
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
@@ -23,7 +22,13 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
+
+try:
+    from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+    from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-qdrant") from _exc
 
 __all__ = ["QdrantBackend", "QdrantChunkIndex"]
 

@@ -120,7 +120,18 @@ class VectorStores:
         return ResourceLifecycle(index, SentinelRegistry(self.permissions, index.scope))
 
     def install(self, app: FastAPI) -> None:
-        """Put these stores on ``app.state`` for the dependencies of this module."""
+        """Put these stores on ``app.state`` for the dependencies of this module.
+
+        Refuses (``ValueError``) when no ``PermissionClient`` was given: every request
+        would otherwise fail, and only at the first request.
+        """
+        if self.permissions is None:
+            raise ValueError(
+                "VectorStores.install() needs the app's PermissionClient: "
+                "VectorStores(PermissionClient(base_url=..., service_name=..., "
+                "service_key=...)), or VectorStores(sentinel.permissions) with the SDK's "
+                "Sentinel class"
+            )
         setattr(app.state, STATE_ATTR, self)
 
 
