@@ -20,12 +20,13 @@ A new backend is one class with these two methods and a ``resource_type``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.index import ChunkIndex
 
-__all__ = ["StoreBackend"]
+__all__ = ["StartupProblem", "StoreBackend", "missing_adapter"]
 
 S_co = TypeVar("S_co", covariant=True)
 
@@ -46,6 +47,20 @@ class StoreBackend(Protocol[S_co]):
     def index(self, auth: AuthContext) -> ChunkIndex:
         """The backend-neutral chunk index for ``auth``, over :meth:`scoped`."""
         ...
+
+
+@dataclass(frozen=True)
+class StartupProblem:
+    """What a backend's ``check()`` found wrong with its store at start-up.
+
+    ``fatal`` problems make every request of that store fail (a missing collection or
+    table): :meth:`sentinel_vectors.fastapi.VectorStores.check` refuses to start.
+    The others degrade it (a missing Qdrant tenant index: correct but slow) and are
+    logged as warnings.
+    """
+
+    message: str
+    fatal: bool = True
 
 
 def missing_adapter(exc: ModuleNotFoundError, distribution: str) -> ModuleNotFoundError:

@@ -23,6 +23,7 @@ The request's ``RequestAuth`` comes from the SDK: by default from
 ``PermissionClient``; pass ``auth=`` to use your own dependency (``Sentinel.get_auth``).
 """
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Final
 
@@ -49,6 +50,11 @@ __all__ = [
 
 STATE_ATTR: Final = "sentinel_vectors"
 """The ``app.state`` attribute :meth:`VectorStores.install` sets."""
+
+_log = logging.getLogger("sentinel_vectors.fastapi")
+
+_REQUESTED: set[str] = set()
+"""Store names the dependency factories of this process were asked for (start-up check)."""
 
 AuthDependency = Callable[..., Any]
 """A FastAPI dependency returning the request's auth context (``RequestAuth``)."""
@@ -132,7 +138,42 @@ class VectorStores:
                 "service_key=...)), or VectorStores(sentinel.permissions) with the SDK's "
                 "Sentinel class"
             )
+        missing = sorted(_REQUESTED - set(self._backends))
+        if missing:
+            # Dependencies are declared at import time, before the lifespan runs; a name
+            # no store answers to would fail every request that uses it.
+            _log.warning(
+                "dependencies ask for vector stores %s, but only %s are configured",
+                missing,
+                sorted(self._backends),
+            )
         setattr(app.state, STATE_ATTR, self)
+
+    async def check(self) -> list[str]:
+        """Check each store at start-up, before the first request depends on it.
+
+        Asks every backend that has a ``check()`` (the bundled ones do): a missing Chroma
+        collection, Qdrant collection or pgvector table raises ``ValueError`` naming the
+        store and what to create; a degraded store (a Qdrant collection without its
+        ``workspace_id`` tenant index) is logged as a warning and returned. A store that
+        cannot be reached raises ``StoreUnavailableError``. Call it in the lifespan::
+
+            stores.install(app)
+            await stores.check()
+        """
+        fatal: list[str] = []
+        warnings: list[str] = []
+        for name, backend in self._backends.items():
+            check = getattr(backend, "check", None)
+            if check is None:
+                continue
+            for problem in await check():
+                (fatal if problem.fatal else warnings).append(f"store {name!r}: {problem.message}")
+        for warning in warnings:
+            _log.warning("%s", warning)
+        if fatal:
+            raise ValueError("vector stores not ready:\n- " + "\n- ".join(fatal))
+        return warnings
 
 
 def get_vector_stores(request: Request) -> VectorStores:
@@ -173,6 +214,8 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     FastAPI builds one ``RequestAuth`` per request).
     """
 
+    _REQUESTED.add(name)
+
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
         return get_vector_stores(request).scoped(name, ctx)
 
@@ -182,6 +225,8 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
 
 def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
     """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
+
+    _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
         return get_vector_stores(request).index(name, ctx)
@@ -194,6 +239,8 @@ def resource_lifecycle(
     name: str, *, auth: AuthDependency = request_auth
 ) -> Callable[..., ResourceLifecycle]:
     """Dependency: the :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` of ``name``."""
+
+    _REQUESTED.add(name)
 
     def dependency(
         request: Request, ctx: Annotated[AuthContext, Depends(auth)]
