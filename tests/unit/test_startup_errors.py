@@ -72,3 +72,18 @@ def test_install_without_permission_client_fails_at_start_up(tmp_path: Path) -> 
     stores.add("documents", ChromaBackend(collection, resource_type="document"))
     with pytest.raises(ValueError, match=r"VectorStores\(sentinel.permissions\)"):
         stores.install(FastAPI())
+
+
+def test_a_dependency_on_an_auth_factory_without_permission_client_fails_when_declared() -> None:
+    from sentinel_auth.dependencies import get_request_auth_factory
+
+    from sentinel_vectors.fastapi import resource_lifecycle, scoped_index, scoped_store
+
+    for factory in (scoped_store, scoped_index, resource_lifecycle):
+        with pytest.raises(ValueError, match=r"get_request_auth_factory\(permissions="):
+            factory("documents", auth=get_request_auth_factory())
+    # With a client it is accepted.
+    from sentinel_auth import PermissionClient
+
+    client = PermissionClient("http://127.0.0.1:9", "svc", "key")
+    scoped_store("documents", auth=get_request_auth_factory(permissions=client))

@@ -205,6 +205,27 @@ def request_auth(
     return auth
 
 
+def _check_auth_dependency(auth: AuthDependency) -> None:
+    """Refuse, when the dependency is declared, an SDK auth factory built without a client.
+
+    ``get_request_auth_factory()`` with no ``permissions`` builds ``RequestAuth`` objects
+    that cannot ask ``accessible()``; every request would fail. The SDK keeps the client
+    in the factory's closure, which is where this looks (anything else passes: the scoped
+    store still refuses such a ``RequestAuth`` per request, as ``MissingAuthError``).
+    """
+    code = getattr(auth, "__code__", None)
+    cells = getattr(auth, "__closure__", None) or ()
+    if code is None or "permissions" not in code.co_freevars:
+        return
+    value = cells[code.co_freevars.index("permissions")].cell_contents
+    if value is None:
+        raise ValueError(
+            "this auth dependency builds RequestAuth without a PermissionClient: use "
+            "get_request_auth_factory(permissions=PermissionClient(...)), Sentinel(...).get_auth, "
+            "or the default (sentinel_vectors.fastapi.request_auth with VectorStores(permissions))"
+        )
+
+
 def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., Any]:
     """Dependency: the backend's scoped wrapper named ``name``, for this request.
 
@@ -214,6 +235,7 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     FastAPI builds one ``RequestAuth`` per request).
     """
 
+    _check_auth_dependency(auth)
     _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
@@ -226,6 +248,7 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
 def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
     """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
 
+    _check_auth_dependency(auth)
     _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
@@ -240,6 +263,7 @@ def resource_lifecycle(
 ) -> Callable[..., ResourceLifecycle]:
     """Dependency: the :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` of ``name``."""
 
+    _check_auth_dependency(auth)
     _REQUESTED.add(name)
 
     def dependency(
