@@ -39,10 +39,14 @@ PY=$(find_python) || {
   exit 1
 }
 
+# uv: on PATH, or where an earlier `pip install --user uv` put it (~/.local/bin, often not
+# on PATH), or next to the Python; installed once, only when none of these has it.
+export PATH="$PATH:$HOME/.local/bin:$(dirname "$PY")"
 if ! command -v uv >/dev/null 2>&1; then
-  echo "bootstrap: installing uv with $PY" >&2
+  echo "bootstrap: installing uv with $PY (once)" >&2
+  # As root in CI, pip warns about running as root; the --user install is what we want.
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
   "$PY" -m pip install --quiet --user uv >&2 || "$PY" -m pip install --quiet uv >&2
-  export PATH="$HOME/.local/bin:$(dirname "$PY"):$PATH"
 fi
 command -v uv >/dev/null 2>&1 || { echo "error: uv could not be installed" >&2; exit 1; }
 

@@ -6,28 +6,76 @@ the test kit's Sentinel emulator on a free port, writes the emulator's RS256 pub
 to ``keys/public.pem`` in a temporary directory, mints tokens for a few demo users and
 prints ``curl`` commands to try. ``PORT`` (default 8200) and ``HOST`` (127.0.0.1) say
 where to listen; ``DEMO_TOKENS_FILE`` also writes the demo users and tokens there as JSON.
+
+The emulator's access log is kept apart from the service's: it goes to
+``EMULATOR_ACCESS_LOG`` (default ``emulator-access.log`` in the temporary directory, whose
+path is printed at start-up), the service's to the console as usual.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import tempfile
 import uuid
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from examples.fastapi_service.app import create_app
 from examples.fastapi_service.settings import Settings
 
+EMULATOR_THREAD_PREFIX = "emulator-"
+"""The test kit's ``EmulatorServer`` serves in a thread named ``emulator-<port>``."""
 
-def _serve(settings: Settings) -> None:
+
+class EmulatorThreadFilter(logging.Filter):
+    """Pass only the records logged in the emulator's thread (or, ``exclude``, all others).
+
+    Both servers log their access lines to ``uvicorn.access``; the thread tells them apart.
+    """
+
+    def __init__(self, exclude: bool = False) -> None:
+        super().__init__()
+        self.exclude = exclude
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_emulator = record.threadName.startswith(EMULATOR_THREAD_PREFIX)
+        return from_emulator != self.exclude
+
+
+def _log_config(emulator_log: Path | None) -> dict[str, object]:
+    """uvicorn's logging, with the emulator's access lines sent to ``emulator_log``."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    if emulator_log is None:
+        return config
+    here = f"{__name__}.EmulatorThreadFilter"
+    config["filters"] = {
+        "service_only": {"()": here, "exclude": True},
+        "emulator_only": {"()": here, "exclude": False},
+    }
+    config["handlers"]["access"]["filters"] = ["service_only"]
+    config["handlers"]["emulator_access"] = {
+        "class": "logging.FileHandler",
+        "filename": str(emulator_log),
+        "formatter": "access",
+        "filters": ["emulator_only"],
+    }
+    config["formatters"]["access"]["use_colors"] = False
+    config["loggers"]["uvicorn.access"]["handlers"] = ["access", "emulator_access"]
+    return config
+
+
+def _serve(settings: Settings, emulator_log: Path | None = None) -> None:
     uvicorn.run(
         create_app(settings),
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8200")),
         log_level=os.environ.get("LOG_LEVEL", "info"),
+        log_config=_log_config(emulator_log),
     )
 
 
@@ -75,7 +123,11 @@ def _development() -> None:
         if tokens_file:
             Path(tokens_file).write_text(json.dumps(demo, indent=2))
         port = os.environ.get("PORT", "8200")
+        emulator_log = Path(
+            os.environ.get("EMULATOR_ACCESS_LOG") or Path(tmp) / "emulator-access.log"
+        )
         print(f"Sentinel emulator (identity service): {sentinel.url}")
+        print(f"Emulator access log (kept apart from this service's): {emulator_log}")
         print(f"Vector backend: {settings.backend}, data in {settings.data_dir}")
         print("Demo users (workspace acme: alice editor, bob viewer, carol admin; globex: dave):")
         for name, info in demo.items():
@@ -90,7 +142,7 @@ def _development() -> None:
             f"  curl -s '{base}/documents/search?q=quarterly' -H \"Authorization: Bearer $BOB\"\n"
             f"  curl -s '{base}/documents/search?q=quarterly' -H \"Authorization: Bearer $CAROL\""
         )
-        _serve(settings)
+        _serve(settings, emulator_log)
 
 
 def main() -> None:

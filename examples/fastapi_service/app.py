@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stores = VectorStores(app.state.permissions)
             stores.add("documents", backend)
             stores.install(app)
+            await stores.check()  # refuse to start without the collection / table
             yield
         await app.state.permissions.close()
 

@@ -18,7 +18,9 @@ __all__ = [
     "PermissionServiceError",
     "ReservedKeyError",
     "SentinelVectorsError",
+    "StoreUnavailableError",
     "WriteConflictError",
+    "is_store_outage",
 ]
 
 
@@ -91,3 +93,43 @@ class WriteConflictError(SentinelVectorsError):
     this write; the store refused to apply it over that record and the whole batch was
     rolled back (restored, on Chroma): nothing was written. Read again and retry.
     """
+
+
+class StoreUnavailableError(SentinelVectorsError):
+    """The vector store (or a model download the store started) could not be reached.
+
+    Raised by the scoped wrappers in place of the store client's transport error
+    (connection refused, timeout, DNS, a dropped connection), so that a store outage is
+    not mistaken for an identity-service outage. ``store`` names the store
+    (``"chroma"``, ``"qdrant"``, ...). A write that failed this way may or may not have
+    been applied by the store; retry it (writes by id converge).
+    """
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it wraps) is a transport failure talking to a store.
+
+    Recognises ``httpx.TransportError`` (Chroma's HTTP clients, qdrant-client's REST
+    client, Chroma's embedding-model download), ``ConnectionError`` and ``TimeoutError``,
+    also when wrapped (``__cause__``, ``__context__`` or qdrant-client's ``source``).
+    """
+    import httpx  # the SDK depends on it; imported here to keep this module light
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, httpx.TransportError | ConnectionError | TimeoutError):
+            return True
+        source = getattr(cur, "source", None)
+        todo.extend(
+            [cur.__cause__, cur.__context__, source if isinstance(source, BaseException) else None]
+        )
+    return False

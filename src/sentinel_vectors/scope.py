@@ -193,6 +193,15 @@ class Scope:
                 f"auth must provide user_id, workspace_id, workspace_role, groups and "
                 f"accessible() like sentinel_auth.RequestAuth; got {type(auth).__name__}"
             )
+        if hasattr(auth, "_permissions") and auth._permissions is None:
+            # The SDK's RequestAuth built without a PermissionClient: a wiring mistake, not
+            # an outage, so it is not reported as a retryable 503.
+            raise MissingAuthError(
+                "this RequestAuth has no PermissionClient, so accessible() cannot be asked. "
+                "Build it with get_request_auth_factory(permissions=PermissionClient(...)), "
+                "Sentinel(...).get_auth, or sentinel_vectors.fastapi.request_auth with "
+                "VectorStores(permissions=...)."
+            )
         if not isinstance(resource_type, str) or not resource_type:
             raise InvalidInputError("resource_type must be a non-empty string, e.g. 'document'")
         if not isinstance(resource_key, str) or not resource_key or resource_key.startswith("$"):

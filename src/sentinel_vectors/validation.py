@@ -15,6 +15,7 @@ __all__ = [
     "as_metadata_list",
     "check_lengths",
     "check_positive_int",
+    "refuse_existing_ids",
 ]
 
 
@@ -155,3 +156,17 @@ def check_positive_int(value: object, *, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError(f"{what} must be a positive integer, got {value!r}")
     return value
+
+
+def refuse_existing_ids(existing: Sequence[str]) -> None:
+    """Refuse an ``add`` that names ids already stored in the caller's workspace.
+
+    ``add`` never replaces: a store whose native ``add`` would skip or overwrite such ids
+    silently (Chroma skips them) refuses them here instead, as pgvector's primary key
+    does. The message is the same whoever the existing records belong to.
+    """
+    if existing:
+        raise InvalidInputError(
+            f"ids already exist in the workspace: {sorted(existing)[:5]}; use upsert() to "
+            f"replace them. Nothing was written."
+        )

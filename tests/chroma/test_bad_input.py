@@ -211,3 +211,23 @@ async def test_update_of_documents_without_embeddings_is_refused(
     assert [list(e) for e in after["embeddings"]] == [list(e) for e in before["embeddings"]]
     await docs.update(ids=["seed"], embeddings=[[0.0, 1.0, 0.0]], documents=["with a vector"])
     assert (await docs.get(ids=["seed"]))["documents"] == ["with a vector"]
+
+
+async def test_add_of_an_existing_id_is_refused_not_skipped(
+    tenancy: Tenancy, chroma_collection: Any
+) -> None:
+    """Chroma's own add() skips an existing id silently; the wrapper refuses it."""
+    ws = tenancy.workspace()
+    editor = tenancy.member("editor", ws)
+    first, second = tenancy.resource(editor, "workspace"), tenancy.resource(editor, "workspace")
+    docs = ScopedCollection(chroma_collection, editor.auth, resource_type="document")
+    await docs.add(ids=["c1"], embeddings=[[1.0, 0.0, 0.0]], metadatas=[{"resource_id": first}])
+    with pytest.raises(InvalidInputError, match="already exist"):
+        await docs.add(
+            ids=["c1", "c2"],
+            embeddings=[[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]],
+            metadatas=[{"resource_id": second}, {"resource_id": second}],
+        )
+    got = await docs.get(include=["metadatas", "embeddings"])
+    assert got["ids"] == ["c1"]  # nothing of the refused call was written
+    assert got["metadatas"][0]["resource_id"] == first

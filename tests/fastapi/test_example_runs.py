@@ -33,7 +33,8 @@ def test_python_m_examples_fastapi_service_serves_the_routes(tmp_path: Path) -> 
         **os.environ,
         "PORT": str(port),
         "DEMO_TOKENS_FILE": str(tokens_file),
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": "info",
+        "EMULATOR_ACCESS_LOG": str(tmp_path / "emulator-access.log"),
         "VECTOR_DATA_DIR": str(tmp_path / "data"),
     }
     env.pop("IDENTITY_SERVICE_URL", None)
@@ -104,3 +105,10 @@ def test_python_m_examples_fastapi_service_serves_the_routes(tmp_path: Path) -> 
             proc.kill()
             proc.wait()
         log.close()
+    # The service's log has its own access lines only; the emulator's went to their file.
+    service_log = (tmp_path / "service.log").read_text()
+    assert '"POST /documents HTTP/1.1" 201' in service_log
+    assert "/permissions/" not in service_log
+    emulator_log = (tmp_path / "emulator-access.log").read_text()
+    assert '"POST /permissions/accessible HTTP/1.1" 200' in emulator_log
+    assert '"POST /documents' not in emulator_log

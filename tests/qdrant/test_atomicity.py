@@ -17,7 +17,11 @@ from typing import Any
 import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from sentinel_vectors.errors import AccessDeniedError, DimensionMismatchError
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    DimensionMismatchError,
+    StoreUnavailableError,
+)
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import CLIENT_KINDS, DIM, QDRANT_URL, Store
 from tests.qdrant.world import Writer, vec
@@ -114,11 +118,13 @@ async def test_a_lost_upsert_response_is_rolled_back(loaded: tuple[Writer, Fault
     writer, faults = loaded
     before = await writer.store.points()
     faults.fail_on = {faults.upserts + 1}
-    with pytest.raises(InjectedFault) as caught:
+    # A lost connection is a store outage: StoreUnavailableError, caused by the fault.
+    with pytest.raises(StoreUnavailableError) as caught:
         await writer.client.upsert(
             writer.store.name,
             [writer.point(1, vec(0, 0, 1), v="new"), writer.point(3, vec(1, 1), v="new")],
         )
+    assert isinstance(caught.value.__cause__, InjectedFault)
     assert "restored" in "".join(getattr(caught.value, "__notes__", []))
     assert await writer.store.points() == before
 
@@ -132,10 +138,11 @@ async def test_a_failed_upload_batch_rolls_back_the_batches_before_it(
     faults.applied_first = applied_first
     faults.fail_on = {faults.upserts + 3}  # the third batch of four
     points = [writer.point(i, vec(1, i), v="new") for i in range(1, 11)]
-    with pytest.raises(InjectedFault):
+    with pytest.raises(StoreUnavailableError) as caught:
         await writer.client.upload_points(
             writer.store.name, points, batch_size=3, max_retries=0, wait=True
         )
+    assert isinstance(caught.value.__cause__, InjectedFault)
     assert await writer.store.points() == before
 
 

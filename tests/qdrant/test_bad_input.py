@@ -253,3 +253,40 @@ def test_construction_needs_auth_and_a_qdrant_client(writer: Writer) -> None:
             resource_type="document",
             resource_key="owner_id",
         )
+
+
+async def test_upsert_of_an_existing_id_replaces_it_only_with_edit_access(
+    tenancy: Tenancy, qdrant: Store
+) -> None:
+    """Qdrant has no add: upsert replaces, as documented in docs/qdrant.md (never silently
+    across what the caller may edit: a point of a resource they cannot edit is refused)."""
+    ws = tenancy.workspace()
+    alice, bob = tenancy.member("editor", ws), tenancy.member("editor", ws)
+    shared = tenancy.resource(alice, "workspace")  # editors of the workspace may edit it
+    private = tenancy.resource(alice, "private")
+    mine = tenancy.resource(bob, "private")
+    docs = ScopedQdrantClient(qdrant.client, alice.auth, resource_type="document")
+    await docs.upsert(
+        qdrant.name,
+        [
+            models.PointStruct(id=1, vector=vec(1.0), payload={"resource_id": shared}),
+            models.PointStruct(id=2, vector=vec(0.0, 1.0), payload={"resource_id": private}),
+        ],
+    )
+    theirs = ScopedQdrantClient(qdrant.client, tenancy.fresh(bob).auth, resource_type="document")
+    with pytest.raises(SentinelVectorsError):  # refused (the exact type is the write rule's)
+        await theirs.upsert(
+            qdrant.name,
+            [models.PointStruct(id=2, vector=vec(1.0), payload={"resource_id": mine})],
+        )
+    theirs = ScopedQdrantClient(qdrant.client, tenancy.fresh(bob).auth, resource_type="document")
+    await theirs.upsert(
+        qdrant.name,
+        [models.PointStruct(id=1, vector=vec(0.5, 0.5), payload={"resource_id": shared})],
+    )
+    stored = {r.payload[ID_KEY]: r for r in await qdrant.points()}
+    assert len(stored) == 2
+    assert stored[1].vector[1] > 0.5  # replaced (Qdrant's upsert); the owner stays alice
+    assert stored[1].payload["owner_id"] == str(alice.id)
+    assert stored[2].payload["resource_id"] == private  # the refused call wrote nothing
+    assert stored[2].vector[1] == pytest.approx(1.0)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
     CHUNK_OF_KEY,
@@ -18,7 +21,11 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_chroma import ScopedCollection
+
+try:
+    from sentinel_vectors_chroma import ScopedCollection
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-chroma") from _exc
 
 __all__ = ["ChromaBackend", "ChromaChunkIndex"]
 
@@ -47,6 +54,21 @@ class ChromaBackend:
         self._resource_type = resource_type
         self._resource_key = resource_key
         self._options = options
+
+    async def check(self) -> list[StartupProblem]:
+        """Start-up check: the collection still exists and Chroma answers."""
+        try:
+            counted = self.collection.count()
+            if inspect.isawaitable(counted):
+                await counted
+        except Exception as exc:
+            if is_store_outage(exc):
+                raise StoreUnavailableError(
+                    f"Chroma could not be reached at start-up ({type(exc).__name__}: {exc})",
+                    store="chroma",
+                ) from exc
+            return [StartupProblem(f"Chroma collection {self.collection.name!r}: {exc}")]
+        return []
 
     def __repr__(self) -> str:
         name = getattr(self.collection, "name", "?")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
     CHUNK_OF_KEY,
@@ -20,7 +20,14 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_pgvector import ScopedVectorStore
+
+try:
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from sentinel_vectors_pgvector import ScopedVectorStore
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-pgvector") from _exc
 
 __all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
 
@@ -53,6 +60,33 @@ class PgvectorBackend:
         self._resource_type = resource_type
         self._resource_key = resource_key
         self._options = options
+
+    async def check(self) -> list[StartupProblem]:
+        """Start-up check: the chunk table exists."""
+        table = getattr(self.model, "__table__", self.model)
+        name, schema = getattr(table, "name", None), getattr(table, "schema", None)
+        if name is None:
+            return []
+        try:
+            async with self.engine.connect() as conn:
+                exists = await conn.run_sync(
+                    lambda sync: sa_inspect(sync).has_table(name, schema=schema)
+                )
+        except Exception as exc:
+            if is_store_outage(exc):
+                raise StoreUnavailableError(
+                    f"PostgreSQL could not be reached at start-up ({type(exc).__name__}: {exc})",
+                    store="pgvector",
+                ) from exc
+            raise
+        if not exists:
+            return [
+                StartupProblem(
+                    f"the chunk table {name!r} does not exist: create it with your migrations "
+                    f"(examples/pgvector_alembic_migration.py) before starting the service"
+                )
+            ]
+        return []
 
     def __repr__(self) -> str:
         name = getattr(self.model, "name", getattr(self.model, "__tablename__", "?"))

@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from qdrant_client import AsyncQdrantClient, QdrantClient, models
-
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.errors import ReservedKeyError
+from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.errors import ReservedKeyError, StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     CHUNK_INDEX_KEY,
     CHUNK_OF_KEY,
@@ -21,9 +20,15 @@ from sentinel_vectors.index import (
     chunk_id,
     chunk_metadata,
 )
-from sentinel_vectors.scope import Scope, canonical_uuid
+from sentinel_vectors.scope import WORKSPACE_KEY, Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
+
+try:
+    from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
+    from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
+except ModuleNotFoundError as _exc:  # say which distribution to install
+    raise missing_adapter(_exc, "sentinel-vectors-qdrant") from _exc
 
 __all__ = ["QdrantBackend", "QdrantChunkIndex"]
 
@@ -61,6 +66,63 @@ class QdrantBackend:
         self._resource_key = resource_key
         self._options = options
         self._distance: models.Distance | None = None
+
+    async def check(self) -> list[StartupProblem]:
+        """Start-up check: the collection exists; on a server, its tenant indexes too.
+
+        A missing collection is fatal. A missing ``workspace_id`` tenant index
+        (``is_tenant=True``) or resource-key index is a warning: reads stay correct but
+        scan the whole collection. Local mode ignores payload indexes, so they are not
+        checked there.
+        """
+
+        async def call(method: str, **kwargs: Any) -> Any:
+            fn = getattr(self.client, method)
+            if isinstance(self.client, AsyncQdrantClient):
+                return await fn(**kwargs)
+            return await asyncio.to_thread(fn, **kwargs)
+
+        name = self.collection_name
+        try:
+            if not await call("collection_exists", collection_name=name):
+                return [
+                    StartupProblem(
+                        f"Qdrant collection {name!r} does not exist: create it at deploy "
+                        f"time, e.g. with sentinel_vectors_qdrant.ensure_collection()"
+                    )
+                ]
+            info = await call("get_collection", collection_name=name)
+        except Exception as exc:
+            if is_store_outage(exc):
+                raise StoreUnavailableError(
+                    f"Qdrant could not be reached at start-up ({type(exc).__name__}: {exc})",
+                    store="qdrant",
+                ) from exc
+            raise
+        if type(getattr(self.client, "_client", None)).__name__.endswith("QdrantLocal"):
+            return []
+        schema = info.payload_schema or {}
+        problems = []
+        tenant = schema.get(WORKSPACE_KEY)
+        params = getattr(tenant, "params", None)
+        if tenant is None or not getattr(params, "is_tenant", False):
+            problems.append(
+                StartupProblem(
+                    f"Qdrant collection {name!r} has no keyword payload index on "
+                    f"{WORKSPACE_KEY!r} with is_tenant=True: every scoped query filters on it "
+                    f"and will scan the collection. ensure_collection() adds it.",
+                    fatal=False,
+                )
+            )
+        if self._resource_key not in schema:
+            problems.append(
+                StartupProblem(
+                    f"Qdrant collection {name!r} has no payload index on the resource key "
+                    f"{self._resource_key!r}; ensure_collection() adds it.",
+                    fatal=False,
+                )
+            )
+        return problems
 
     def __repr__(self) -> str:
         return (

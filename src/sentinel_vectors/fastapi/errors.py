@@ -5,6 +5,8 @@ Error                                      Status  Why
 =========================================  ======  ==========================================
 ``PermissionServiceError``                 503     the permission service failed or timed
                                                    out; the read or write was refused
+``StoreUnavailableError``                  503     the vector store could not be reached
+                                                   (its own message: not the identity service)
 ``AccessDeniedError`` (and                 403     the caller may not write or reach that
 ``ResourceConflictError``)                         resource
 ``WriteConflictError``                     409     a concurrent write changed a record
@@ -39,6 +41,7 @@ from sentinel_vectors.errors import (
     InvalidInputError,
     PermissionServiceError,
     SentinelVectorsError,
+    StoreUnavailableError,
     WriteConflictError,
 )
 
@@ -51,12 +54,13 @@ _log = logging.getLogger(ERRORS_LOGGER)
 
 _UNAVAILABLE = "The permission service is unavailable; the request was refused. Retry later."
 _IDENTITY_UNAVAILABLE = "The identity service is unavailable or refused the request. Retry later."
+_STORE_UNAVAILABLE = "The vector store is unavailable; the request was refused. Retry later."
 _PASSED_THROUGH: Final = frozenset({403, 404, 409})
 
 
 def status_for(exc: BaseException) -> int:
     """The HTTP status the handlers answer for ``exc``."""
-    if isinstance(exc, PermissionServiceError):
+    if isinstance(exc, PermissionServiceError | StoreUnavailableError):
         return 503
     if isinstance(exc, AccessDeniedError):
         return 403
@@ -74,6 +78,8 @@ def status_for(exc: BaseException) -> int:
 
 
 def _detail(exc: BaseException, status: int) -> str:
+    if isinstance(exc, StoreUnavailableError):
+        return _STORE_UNAVAILABLE
     if isinstance(exc, SentinelVectorsError):
         if status == 503:
             return _UNAVAILABLE

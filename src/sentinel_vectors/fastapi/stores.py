@@ -23,6 +23,7 @@ The request's ``RequestAuth`` comes from the SDK: by default from
 ``PermissionClient``; pass ``auth=`` to use your own dependency (``Sentinel.get_auth``).
 """
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Final
 
@@ -49,6 +50,11 @@ __all__ = [
 
 STATE_ATTR: Final = "sentinel_vectors"
 """The ``app.state`` attribute :meth:`VectorStores.install` sets."""
+
+_log = logging.getLogger("sentinel_vectors.fastapi")
+
+_REQUESTED: set[str] = set()
+"""Store names the dependency factories of this process were asked for (start-up check)."""
 
 AuthDependency = Callable[..., Any]
 """A FastAPI dependency returning the request's auth context (``RequestAuth``)."""
@@ -120,8 +126,54 @@ class VectorStores:
         return ResourceLifecycle(index, SentinelRegistry(self.permissions, index.scope))
 
     def install(self, app: FastAPI) -> None:
-        """Put these stores on ``app.state`` for the dependencies of this module."""
+        """Put these stores on ``app.state`` for the dependencies of this module.
+
+        Refuses (``ValueError``) when no ``PermissionClient`` was given: every request
+        would otherwise fail, and only at the first request.
+        """
+        if self.permissions is None:
+            raise ValueError(
+                "VectorStores.install() needs the app's PermissionClient: "
+                "VectorStores(PermissionClient(base_url=..., service_name=..., "
+                "service_key=...)), or VectorStores(sentinel.permissions) with the SDK's "
+                "Sentinel class"
+            )
+        missing = sorted(_REQUESTED - set(self._backends))
+        if missing:
+            # Dependencies are declared at import time, before the lifespan runs; a name
+            # no store answers to would fail every request that uses it.
+            _log.warning(
+                "dependencies ask for vector stores %s, but only %s are configured",
+                missing,
+                sorted(self._backends),
+            )
         setattr(app.state, STATE_ATTR, self)
+
+    async def check(self) -> list[str]:
+        """Check each store at start-up, before the first request depends on it.
+
+        Asks every backend that has a ``check()`` (the bundled ones do): a missing Chroma
+        collection, Qdrant collection or pgvector table raises ``ValueError`` naming the
+        store and what to create; a degraded store (a Qdrant collection without its
+        ``workspace_id`` tenant index) is logged as a warning and returned. A store that
+        cannot be reached raises ``StoreUnavailableError``. Call it in the lifespan::
+
+            stores.install(app)
+            await stores.check()
+        """
+        fatal: list[str] = []
+        warnings: list[str] = []
+        for name, backend in self._backends.items():
+            check = getattr(backend, "check", None)
+            if check is None:
+                continue
+            for problem in await check():
+                (fatal if problem.fatal else warnings).append(f"store {name!r}: {problem.message}")
+        for warning in warnings:
+            _log.warning("%s", warning)
+        if fatal:
+            raise ValueError("vector stores not ready:\n- " + "\n- ".join(fatal))
+        return warnings
 
 
 def get_vector_stores(request: Request) -> VectorStores:
@@ -153,6 +205,27 @@ def request_auth(
     return auth
 
 
+def _check_auth_dependency(auth: AuthDependency) -> None:
+    """Refuse, when the dependency is declared, an SDK auth factory built without a client.
+
+    ``get_request_auth_factory()`` with no ``permissions`` builds ``RequestAuth`` objects
+    that cannot ask ``accessible()``; every request would fail. The SDK keeps the client
+    in the factory's closure, which is where this looks (anything else passes: the scoped
+    store still refuses such a ``RequestAuth`` per request, as ``MissingAuthError``).
+    """
+    code = getattr(auth, "__code__", None)
+    cells = getattr(auth, "__closure__", None) or ()
+    if code is None or "permissions" not in code.co_freevars:
+        return
+    value = cells[code.co_freevars.index("permissions")].cell_contents
+    if value is None:
+        raise ValueError(
+            "this auth dependency builds RequestAuth without a PermissionClient: use "
+            "get_request_auth_factory(permissions=PermissionClient(...)), Sentinel(...).get_auth, "
+            "or the default (sentinel_vectors.fastapi.request_auth with VectorStores(permissions))"
+        )
+
+
 def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., Any]:
     """Dependency: the backend's scoped wrapper named ``name``, for this request.
 
@@ -161,6 +234,9 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     or ``Sentinel.get_auth``: read that property once and reuse the same callable, so
     FastAPI builds one ``RequestAuth`` per request).
     """
+
+    _check_auth_dependency(auth)
+    _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
         return get_vector_stores(request).scoped(name, ctx)
@@ -171,6 +247,9 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
 
 def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
     """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
+
+    _check_auth_dependency(auth)
+    _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
         return get_vector_stores(request).index(name, ctx)
@@ -183,6 +262,9 @@ def resource_lifecycle(
     name: str, *, auth: AuthDependency = request_auth
 ) -> Callable[..., ResourceLifecycle]:
     """Dependency: the :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` of ``name``."""
+
+    _check_auth_dependency(auth)
+    _REQUESTED.add(name)
 
     def dependency(
         request: Request, ctx: Annotated[AuthContext, Depends(auth)]

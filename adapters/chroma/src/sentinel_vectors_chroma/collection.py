@@ -18,7 +18,9 @@ from sentinel_vectors.errors import (
     DimensionMismatchError,
     FilterError,
     InvalidInputError,
+    StoreUnavailableError,
     WriteConflictError,
+    is_store_outage,
 )
 from sentinel_vectors.filters import Filter, FilterCompiler, as_filter
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
@@ -38,6 +40,7 @@ from sentinel_vectors.validation import (
     as_metadata_list,
     check_lengths,
     check_positive_int,
+    refuse_existing_ids,
 )
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler, Where
 
@@ -168,8 +171,10 @@ class ScopedCollection:
         """Add records, stamped with the caller's workspace, owner and resource.
 
         Each metadata must carry the resource key. Raises before writing anything if
-        an argument is malformed, a tenancy key disagrees with the scope, or the caller
-        may not write to a named resource.
+        an argument is malformed, a tenancy key disagrees with the scope, the caller
+        may not write to a named resource, or an id already exists in the workspace
+        (``InvalidInputError``: Chroma's own ``add`` would skip it silently; use
+        :meth:`upsert` to replace).
         """
         await self._write("add", ids, embeddings, metadatas, documents, images, uris)
 
@@ -538,6 +543,9 @@ class ScopedCollection:
         pids = [self._policy.physical_id(i) for i in id_list]
         stored = await self._stored(pids)
         existing = {i: stored[pid] for i, pid in enumerate(pids) if pid in stored}
+        if op == "add":
+            # Chroma's add skips existing ids without a word; ours refuses them.
+            refuse_existing_ids([id_list[i] for i in existing])
         stamped = self._policy.stamp(metas, edit, existing)
         resources = {m[self.scope.resource_key] for m in stamped}
         populated = await self._policy.existing_resources(edit, resources, self._populated)
@@ -710,6 +718,16 @@ class ScopedCollection:
                 return await fn(**kwargs)
             return await asyncio.to_thread(fn, **kwargs)
         except Exception as exc:
+            if is_store_outage(exc):
+                # Not the identity service: Chroma itself, or the model download Chroma's
+                # default embedding function starts when documents come without vectors.
+                raise StoreUnavailableError(
+                    f"Chroma could not be reached during {method}() "
+                    f"({type(exc).__name__}: {exc}). If the collection embeds documents "
+                    f"itself, its embedding model may be downloading: pass embeddings= "
+                    f"(sentinel-vectors never embeds implicitly).",
+                    store="chroma",
+                ) from exc
             if "dimension" in str(exc).lower():
                 raise DimensionMismatchError(
                     f"Chroma refused the vectors: {exc}. Nothing was written."

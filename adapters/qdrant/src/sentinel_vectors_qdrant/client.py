@@ -34,7 +34,9 @@ from sentinel_vectors.errors import (
     AccessDeniedError,
     FilterError,
     InvalidInputError,
+    StoreUnavailableError,
     WriteConflictError,
+    is_store_outage,
 )
 from sentinel_vectors.filters import (
     And,
@@ -1700,9 +1702,18 @@ class ScopedQdrantClient:
     async def _call(self, method: str, **kwargs: Any) -> Any:
         fn: Callable[..., Any] = getattr(self._client, method)
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if self._is_async:
-            return await fn(**kwargs)
-        return await asyncio.to_thread(fn, **kwargs)
+        try:
+            if self._is_async:
+                return await fn(**kwargs)
+            return await asyncio.to_thread(fn, **kwargs)
+        except Exception as exc:
+            if is_store_outage(exc):
+                # A Qdrant outage, not the identity service's: its own error and status.
+                raise StoreUnavailableError(
+                    f"Qdrant could not be reached during {method}() ({type(exc).__name__}: {exc})",
+                    store="qdrant",
+                ) from exc
+            raise
 
 
 # -- module helpers ---------------------------------------------------------------------
