@@ -493,6 +493,15 @@ class PermissionServiceEmulator:
             self.fail_with_status = status
             self.fail_times = times
 
+    def limit_rate(self, per_minute: int | None) -> None:
+        """Turn the per-client rate limit on (``per_minute`` requests; real default 30) or off.
+
+        The counts start from zero either way.
+        """
+        with self._lock:
+            self.rate_limit_per_minute = per_minute
+            self._rate.clear()
+
     def drop_next(self, times: int = 1) -> None:
         """Close the connection mid-answer for the next ``times`` ``/permissions`` requests."""
         with self._lock:
@@ -933,6 +942,10 @@ class PermissionServiceEmulator:
 
         Service = Annotated[str, Depends(require_service)]
         User = Annotated[Principal, Depends(require_user)]
+
+        @app.get("/health")
+        async def health() -> dict[str, str]:
+            return {"status": "ok"}
 
         @app.get("/.well-known/jwks.json")
         async def jwks() -> dict[str, Any]:

@@ -30,7 +30,7 @@ class EmulatorServer:
         with EmulatorServer(app) as srv:
             httpx.get(srv.url + "/health")
 
-    :meth:`start` returns once the server answers HTTP (any status on ``GET /``);
+    :meth:`start` returns once the server answers HTTP (any status on ``GET /health``);
     :meth:`stop` shuts it down, giving in-flight requests ``graceful_timeout``
     seconds to finish. ``lifespan`` is uvicorn's lifespan mode.
     """
@@ -119,7 +119,7 @@ class EmulatorServer:
     def _answers(self) -> bool:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=1.0)
         try:
-            conn.request("GET", "/")
+            conn.request("GET", "/health")  # exempt from the rate limit, as in Sentinel
             conn.getresponse().read()
             return True
         except OSError:
