@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -521,7 +522,7 @@ def test_rules_directly() -> None:
     assert check_permission(em.get(DOC, private.resource_id), viewer, "view") is False
     assert check_permission(em.get(DOC, shared.resource_id), viewer, "edit") is True
     assert check_permission(None, viewer, "view") is False
-    kw = {"service_name": em.service_name, "resource_type": DOC}
+    kw: dict[str, Any] = {"service_name": em.service_name, "resource_type": DOC}
     assert accessible_ids(records, viewer, action="edit", **kw) == ([shared.resource_id], False)
     admin = Principal(reader, ws, "admin")
     assert accessible_ids(records, admin, action="view", **kw) == ([], True)
