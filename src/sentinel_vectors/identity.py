@@ -67,28 +67,35 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def classify(exc: BaseException, what: str) -> PermissionServiceError:
-    """The typed error for a failed call to the identity service (``what`` names the call)."""
+    """The typed error for a failed call to the identity service.
+
+    ``what`` names the call as a noun phrase, e.g. ``"the lookup of document <id>"``.
+    """
     status = status_of(exc)
     if status in (400, 422):
         return IdentityRequestError(
-            f"the identity service refused to {what} as invalid (HTTP {status}); nothing "
-            f"was changed. For a share: the grantee must be a member (user) or a group of "
-            f"the resource's workspace",
+            f"the identity service refused {what} as invalid (HTTP {status}); nothing was "
+            f"changed. For a share: the grantee must be a member (user) or a group of the "
+            f"resource's workspace",
             status_code=status,
         )
     if status == 429:
         retry_after = _retry_after(exc)
         hint = f" after {retry_after:g}s" if retry_after is not None else " later"
         return RateLimitedError(
-            f"the identity service rate-limited the call to {what} (HTTP 429); retry{hint}",
+            f"the identity service rate-limited {what} (HTTP 429); the request was refused, "
+            f"retry{hint}",
             retry_after=retry_after,
         )
     if status is not None:
         return PermissionServiceError(
-            f"the identity service failed to {what}: HTTP {status}", status_code=status
+            f"the identity service failed {what}: HTTP {status}; the request was refused "
+            f"(fail closed)",
+            status_code=status,
         )
     return PermissionServiceError(
-        f"the identity service could not {what}: {type(exc).__name__}: {exc}"
+        f"the identity service failed {what}: {type(exc).__name__}: {exc}; the request was "
+        f"refused (fail closed)"
     )
 
 
@@ -116,7 +123,8 @@ async def call[T](
             raise classify(exc, what) from exc
         except TimeoutError as exc:
             raise PermissionServiceError(
-                f"the identity service did not answer the call to {what} within {time_limit}s"
+                f"the identity service did not answer {what} within {time_limit}s; the "
+                f"request was refused (fail closed)"
             ) from exc
         except Exception as exc:
             if missing_ok and status_of(exc) == 404:
@@ -164,7 +172,7 @@ async def share(
     are raised as the SDK raised them (``sentinel_auth.SentinelError``). Not retried:
     a share is not idempotent.
     """
-    target = f"share {resource_type} {resource_id}"
+    target = f"the share of {resource_type} {resource_id}"
     try:
         await asyncio.wait_for(
             auth.share(resource_type, resource_id, grantee_type, grantee_id, permission),
@@ -185,7 +193,8 @@ async def share(
             ) from exc
         if isinstance(exc, TimeoutError):
             raise PermissionServiceError(
-                f"the identity service did not answer the call to {target} within {time_limit}s"
+                f"the identity service did not answer {target} within {time_limit}s; the "
+                f"share may or may not have been made"
             ) from exc
         raise classify(exc, target) from exc
 
@@ -200,7 +209,7 @@ async def _has_share(
 ) -> bool:
     try:
         acl = await call(
-            f"look up {resource_type} {resource_id}",
+            f"the lookup of {resource_type} {resource_id}",
             lambda: auth.get_resource_acl(resource_type, resource_id),
             time_limit=time_limit,
             idempotent=True,

@@ -176,7 +176,7 @@ class SentinelRegistry:
     async def lookup(self, resource_id: str) -> ResourceRecord | None:
         """The resource's record, or ``None`` on 404."""
         data = await self._call(
-            "look up",
+            "lookup",
             resource_id,
             lambda: self._permissions.get_resource_acl(
                 self._scope.resource_type, uuid.UUID(resource_id)
@@ -194,7 +194,7 @@ class SentinelRegistry:
         """
         try:
             data = await self._call(
-                "register",
+                "registration",
                 resource_id,
                 lambda: self._permissions.register_resource(
                     resource_type=self._scope.resource_type,
@@ -218,7 +218,7 @@ class SentinelRegistry:
     async def deregister(self, resource_id: str) -> bool:
         """Deregister; a 404 (already gone) returns ``False``."""
         done = await self._call(
-            "deregister",
+            "deregistration",
             resource_id,
             lambda: self._deregister(resource_id),
             missing_ok=True,
@@ -243,7 +243,7 @@ class SentinelRegistry:
     ) -> _T | None:
         # Typed errors and the retry of a broken pooled connection: sentinel_vectors.identity.
         return await identity.call(
-            f"{what} {self._scope.resource_type} {resource_id}",
+            f"the {what} of {self._scope.resource_type} {resource_id}",
             make_call,
             time_limit=self._scope.timeout,
             idempotent=idempotent,

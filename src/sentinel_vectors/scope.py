@@ -232,8 +232,7 @@ class Scope:
         pooled connection broken by the server is retried once (the call is a read).
         """
         answer = await identity.call(
-            f"list the {self.resource_type!r} resources the caller may {action} "
-            f"(accessible); the request was refused (fail closed)",
+            f"accessible({self.resource_type!r}, {action!r})",
             lambda: self.auth.accessible(self.resource_type, action),
             time_limit=self.timeout,
             idempotent=True,
@@ -259,7 +258,7 @@ class Scope:
                 return True
 
             found = await identity.call(
-                f"look up resource {rid}; the write was refused (fail closed)",
+                f"the lookup of resource {rid}",
                 exists,
                 time_limit=self.timeout,
                 idempotent=True,
