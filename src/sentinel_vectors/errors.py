@@ -15,6 +15,7 @@ __all__ = [
     "DuplicateShareError",
     "FilterError",
     "IdentityRequestError",
+    "IdentityTokenRejectedError",
     "InvalidInputError",
     "MissingAuthError",
     "PermissionServiceError",
@@ -121,4 +122,13 @@ class DuplicateShareError(PermissionServiceError):
     Sentinel keeps one share per grantee and answers a second one, even with another
     permission, with HTTP 500 (a unique-key violation) and leaves the first share
     unchanged. To change a permission, unshare first, then share again.
+    """
+
+
+class IdentityTokenRejectedError(PermissionServiceError):
+    """The identity service rejected the caller's token (HTTP 401), not the service key.
+
+    The token passed the service's own signature check (``JWTAuthMiddleware``) but Sentinel
+    refused it: revoked (logout), its user deactivated, or not issued by this Sentinel
+    (``iss``). Nothing was read or written; the caller must sign in again.
     """

@@ -10,8 +10,10 @@ so the rules live here once:
   :class:`~sentinel_vectors.errors.IdentityRequestError` for a 400/422 (the request
   was invalid: a client mistake, not an outage),
   :class:`~sentinel_vectors.errors.RateLimitedError` for a 429 (retryable, with the
-  service's ``Retry-After``), a plain ``PermissionServiceError`` for everything else
-  (5xx, 401/403 on the service key, timeouts, transport errors, malformed answers);
+  service's ``Retry-After``), :class:`~sentinel_vectors.errors.IdentityTokenRejectedError`
+  for a 401 about the user's token (revoked, deactivated user, foreign ``iss``), a plain
+  ``PermissionServiceError`` for everything else (5xx, 401/403 on the service key,
+  timeouts, transport errors, malformed answers);
 - **one retry on a broken pooled connection**: after the real service answers a 500
   (an unhandled exception), the SDK's pooled ``httpx`` connection to it is
   sometimes dead, and the next call fails with ``httpx.ReadError`` or
@@ -37,11 +39,20 @@ import httpx
 from sentinel_vectors.errors import (
     DuplicateShareError,
     IdentityRequestError,
+    IdentityTokenRejectedError,
     PermissionServiceError,
     RateLimitedError,
 )
 
-__all__ = ["RETRIED_ERRORS", "ShareAPI", "call", "classify", "share", "status_of"]
+__all__ = [
+    "RETRIED_ERRORS",
+    "ShareAPI",
+    "call",
+    "classify",
+    "share",
+    "status_of",
+    "token_rejected",
+]
 
 RETRIED_ERRORS: Final = (httpx.ReadError, httpx.RemoteProtocolError)
 """Transport errors of a pooled connection the server closed: retried once if idempotent."""
@@ -53,11 +64,34 @@ def status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _retry_after(exc: BaseException) -> float | None:
+def _response(exc: BaseException) -> httpx.Response | None:
     # The SDK raises SentinelError from the httpx.HTTPStatusError that holds the response.
-    cause = exc.__cause__
-    response = getattr(cause, "response", None)
-    if not isinstance(response, httpx.Response):
+    response = getattr(exc.__cause__, "response", None)
+    return response if isinstance(response, httpx.Response) else None
+
+
+def token_rejected(exc: BaseException) -> bool:
+    """Whether a 401 of the identity service is about the user's token, not the service key.
+
+    Sentinel answers 401 for both; its ``detail`` names the service key when that is
+    at fault ("Invalid or missing service API key", "Service key required"). Without a
+    readable detail the 401 is not blamed on the user (a misconfiguration stays a 503).
+    """
+    if status_of(exc) != 401:
+        return False
+    response = _response(exc)
+    if response is None:
+        return False
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return False
+    return isinstance(detail, str) and "service" not in detail.lower()
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = _response(exc)
+    if response is None:
         return None
     value = response.headers.get("Retry-After")
     try:
@@ -78,6 +112,12 @@ def classify(exc: BaseException, what: str) -> PermissionServiceError:
             f"changed. For a share: the grantee must be a member (user) or a group of the "
             f"resource's workspace",
             status_code=status,
+        )
+    if token_rejected(exc):
+        return IdentityTokenRejectedError(
+            f"the identity service rejected the caller's token on {what} (HTTP 401: revoked, "
+            f"user deactivated, or issued by another Sentinel); sign in again",
+            status_code=401,
         )
     if status == 429:
         retry_after = _retry_after(exc)
@@ -180,7 +220,7 @@ async def share(
         )
     except Exception as exc:
         status = status_of(exc)
-        if status in (403, 404):
+        if status in (403, 404) or (status == 401 and not token_rejected(exc)):
             raise
         if status == 500 and await _has_share(
             auth, resource_type, resource_id, grantee_type, grantee_id, time_limit

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import jwt
 import pytest
 
 from sentinel_vectors import request_auth
@@ -135,3 +136,35 @@ async def test_owner_deleted_admin_still_reindexes_and_deletes_others_may_not(
         await service.http.delete(f"/documents/{doc}", headers=admin.headers)
     ).status_code == 204
     assert not service.identity.registered(doc)
+
+
+async def test_revoked_token_or_deactivated_user_is_401_a_bad_service_key_503(
+    service: Service,
+) -> None:
+    ws = uuid.uuid4()
+    owner, other = service.person("editor", ws), service.person("viewer", ws)
+    await service.create(owner, f"{WORD} revoked")
+    emulator = service.identity.emulator
+    emulator.revoke_token(jwt.decode(owner.token, options={"verify_signature": False})["jti"])
+    r = await service.search(owner, WORD)
+    assert r.status_code == 401, r.text
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert "results" not in r.json()
+
+    emulator.deactivate_user(other.id)
+    try:
+        r = await service.search(other, WORD)
+        assert r.status_code == 401, r.text
+    finally:
+        emulator.activate_user(other.id)
+    assert (await service.search(other, WORD)).status_code == 200
+
+    # A 401 about the service key is the deployment's fault, not the user's: 503.
+    permissions = permissions_of(service)
+    key = permissions.service_key
+    permissions.service_key = "not-the-key"
+    try:
+        r = await service.search(other, WORD)
+        assert r.status_code == 503, r.text
+    finally:
+        permissions.service_key = key

@@ -14,8 +14,13 @@ from collections.abc import AsyncIterator, Awaitable
 import pytest
 from sentinel_auth import PermissionClient, SentinelError
 
-from sentinel_vectors import identity
-from sentinel_vectors.errors import DuplicateShareError, IdentityRequestError
+from sentinel_vectors import identity, request_auth
+from sentinel_vectors.errors import (
+    DuplicateShareError,
+    IdentityRequestError,
+    IdentityTokenRejectedError,
+)
+from sentinel_vectors.scope import Scope
 from sentinel_vectors.testing import RunningEmulator
 from tests.testing.targets import SENTINEL_URL, EmulatorTarget, RealTarget, Target
 
@@ -142,6 +147,9 @@ async def test_tokens_issuer_claims_revocation_and_deactivation(
 
     await target.revoke(token)
     assert await status_of(client.accessible(token, DOC, "view", ws)) == 401
+    scope = Scope.of(request_auth(user, token, client), resource_type=DOC)
+    with pytest.raises(IdentityTokenRejectedError):
+        await scope.access("view")
     assert await status_of(client.accessible(other_token, DOC, "view", ws)) is None
     await target.deactivate(user.user_id)
     _, second_token = await target.member(ws, "viewer")

@@ -7,6 +7,8 @@ Error                                      Status  Why
                                                    as invalid (e.g. share to a non-member)
 ``DuplicateShareError``                    409     the grantee already has a share: unshare
                                                    first, then share
+``IdentityTokenRejectedError``             401     the identity service rejected the user's
+                                                   token (revoked, deactivated user)
 ``RateLimitedError``                       429     the identity service rate-limited us;
                                                    ``Retry-After`` says when to retry
 ``PermissionServiceError`` (other)         503     the permission service failed or timed
@@ -46,12 +48,13 @@ from sentinel_vectors.errors import (
     AccessDeniedError,
     DuplicateShareError,
     IdentityRequestError,
+    IdentityTokenRejectedError,
     InvalidInputError,
     PermissionServiceError,
     RateLimitedError,
     SentinelVectorsError,
 )
-from sentinel_vectors.identity import status_of
+from sentinel_vectors.identity import status_of, token_rejected
 
 __all__ = ["ERRORS_LOGGER", "add_exception_handlers", "status_for"]
 
@@ -70,6 +73,8 @@ def status_for(exc: BaseException) -> int:
     """The HTTP status the handlers answer for ``exc``."""
     if isinstance(exc, IdentityRequestError):
         return 400
+    if isinstance(exc, IdentityTokenRejectedError):
+        return 401
     if isinstance(exc, DuplicateShareError):
         return 409
     if isinstance(exc, RateLimitedError):
@@ -83,6 +88,8 @@ def status_for(exc: BaseException) -> int:
     if isinstance(exc, SentinelVectorsError):
         return 500
     if isinstance(exc, SentinelError):
+        if token_rejected(exc):
+            return 401
         return exc.status_code if exc.status_code in _PASSED_THROUGH else 503
     if isinstance(exc, httpx.TransportError):
         return 503
@@ -105,6 +112,8 @@ def _retry_after(exc: BaseException) -> str:
 def _detail(exc: BaseException, status: int) -> str:
     if status == 429:
         return _RATE_LIMITED
+    if status == 401:
+        return "The identity service rejected the token; sign in again"
     if isinstance(exc, SentinelVectorsError):
         if status == 503:
             return _UNAVAILABLE
@@ -139,6 +148,8 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         headers = {"Retry-After": "1"}
     elif status == 429:
         headers = {"Retry-After": _retry_after(exc)}
+    elif status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse({"detail": _detail(exc, status)}, status_code=status, headers=headers)
 
 
