@@ -74,3 +74,14 @@ class Tenancy:
         self.running.emulator.share(
             self.resource_type, uuid.UUID(resource_id), kind, gid, permission
         )
+
+    def unshare(self, resource_id: str, grantee: Member | uuid.UUID) -> None:
+        """Remove the share of a user (a Member) or a group (a UUID).
+
+        Sentinel keeps one share per grantee: a permission changes by unshare, then share.
+        """
+        if isinstance(grantee, Member):
+            kind, gid = "user", grantee.id
+        else:
+            kind, gid = "group", grantee
+        self.running.emulator.unshare(self.resource_type, uuid.UUID(resource_id), kind, gid)

@@ -11,7 +11,9 @@ register after writing) is done by the suite:
 - ``GET /documents/search?q=``: only chunks of documents the caller may view;
 - ``DELETE /documents/{id}``: owner or workspace admin; chunks first, then deregister;
 - ``POST /documents/{id}/share``: through the SDK (the identity service checks that the
-  caller owns the document or is a workspace admin).
+  caller owns the document or is a workspace admin), via ``sentinel_vectors.identity``
+  so a second share to the same grantee is a 409 ("unshare first"), a grantee outside
+  the workspace a 400 and a rate limit a 429, not "identity service unavailable".
 
 Run it with ``python -m examples.fastapi_service`` (see ``README.md``).
 """
@@ -32,6 +34,7 @@ from sentinel_auth.permissions import PermissionClient
 from examples.fastapi_service.settings import Settings
 from examples.fastapi_service.stores import open_backend
 from examples.fastapi_service.text import chunk_text
+from sentinel_vectors import identity
 from sentinel_vectors.embedders import HashingEmbedder
 from sentinel_vectors.fastapi import (
     VectorStores,
@@ -145,7 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/documents/{doc_id}/share")
     async def share_document(doc_id: uuid.UUID, body: ShareDocument, auth: Auth) -> dict[str, str]:
-        await auth.share("document", doc_id, body.grantee_type, body.grantee_id, body.permission)
+        await identity.share(
+            auth, "document", doc_id, body.grantee_type, body.grantee_id, body.permission
+        )
         return {"status": "ok"}
 
     return app

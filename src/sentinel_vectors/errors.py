@@ -12,10 +12,14 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "DimensionMismatchError",
+    "DuplicateShareError",
     "FilterError",
+    "IdentityRequestError",
+    "IdentityTokenRejectedError",
     "InvalidInputError",
     "MissingAuthError",
     "PermissionServiceError",
+    "RateLimitedError",
     "ReservedKeyError",
     "SentinelVectorsError",
     "StoreUnavailableError",
@@ -133,3 +137,50 @@ def is_store_outage(exc: BaseException) -> bool:
             [cur.__cause__, cur.__context__, source if isinstance(source, BaseException) else None]
         )
     return False
+
+
+# --- What the identity service answered, when it is not an outage -----------------------
+# Subclasses of PermissionServiceError: the request was refused all the same (fail closed)
+# and ``except PermissionServiceError`` still catches them; what differs is whose
+# mistake it is and what to do. ``sentinel_vectors.fastapi`` answers 400, 429 and 409
+# for them instead of 503.
+
+
+class IdentityRequestError(PermissionServiceError):
+    """The identity service refused the request as invalid (HTTP 400/422): a client mistake.
+
+    For a share: the grantee user is not a member of the resource's workspace, or the
+    group is not one of its groups (or the id is unknown). Nothing was changed; fix
+    the request. Not an outage: retrying the same request fails the same way.
+    """
+
+
+class RateLimitedError(PermissionServiceError):
+    """The identity service rate-limited this client (HTTP 429). Retryable.
+
+    ``retry_after`` is the service's ``Retry-After`` in seconds (``None`` if it sent
+    none). The Sentinel service allows 30 requests per minute per client address by
+    default (``RATE_LIMIT_RPM``); a service calling it for every request needs more.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=429)
+        self.retry_after = retry_after
+
+
+class DuplicateShareError(PermissionServiceError):
+    """The grantee already has a share on this resource.
+
+    Sentinel keeps one share per grantee and answers a second one, even with another
+    permission, with HTTP 500 (a unique-key violation) and leaves the first share
+    unchanged. To change a permission, unshare first, then share again.
+    """
+
+
+class IdentityTokenRejectedError(PermissionServiceError):
+    """The identity service rejected the caller's token (HTTP 401), not the service key.
+
+    The token passed the service's own signature check (``JWTAuthMiddleware``) but Sentinel
+    refused it: revoked (logout), its user deactivated, or not issued by this Sentinel
+    (``iss``). Nothing was read or written; the caller must sign in again.
+    """

@@ -37,16 +37,13 @@ access to it, deleting one needs to be its owner or a workspace ``admin``/``owne
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
-import httpx
-from sentinel_auth.types import SentinelError
-
+from sentinel_vectors import identity
 from sentinel_vectors.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -94,11 +91,16 @@ class ResourceConflictError(AccessDeniedError):
 
 @dataclass(frozen=True, slots=True)
 class ResourceRecord:
-    """The identity service's record of a resource (ids in canonical string form)."""
+    """The identity service's record of a resource (ids in canonical string form).
+
+    ``owner_id`` is ``None`` when the owner's user was deleted (Sentinel keeps the
+    resource with ``owner_id: null``); only workspace admins may then re-index or
+    delete it.
+    """
 
     resource_id: str
     workspace_id: str
-    owner_id: str
+    owner_id: str | None
     visibility: str
 
     @classmethod
@@ -108,7 +110,9 @@ class ResourceRecord:
             return cls(
                 resource_id=canonical_uuid(data["resource_id"], what="resource_id"),
                 workspace_id=canonical_uuid(data["workspace_id"], what="workspace_id"),
-                owner_id=canonical_uuid(data["owner_id"], what="owner_id"),
+                owner_id=None
+                if data["owner_id"] is None
+                else canonical_uuid(data["owner_id"], what="owner_id"),
                 visibility=str(data.get("visibility", "")),
             )
         except (KeyError, TypeError, InvalidInputError) as exc:
@@ -172,9 +176,11 @@ class SentinelRegistry:
     async def lookup(self, resource_id: str) -> ResourceRecord | None:
         """The resource's record, or ``None`` on 404."""
         data = await self._call(
-            "look up",
+            "lookup",
             resource_id,
-            self._permissions.get_resource_acl(self._scope.resource_type, uuid.UUID(resource_id)),
+            lambda: self._permissions.get_resource_acl(
+                self._scope.resource_type, uuid.UUID(resource_id)
+            ),
             missing_ok=True,
         )
         return None if data is None else ResourceRecord.from_acl(data)
@@ -188,9 +194,9 @@ class SentinelRegistry:
         """
         try:
             data = await self._call(
-                "register",
+                "registration",
                 resource_id,
-                self._permissions.register_resource(
+                lambda: self._permissions.register_resource(
                     resource_type=self._scope.resource_type,
                     resource_id=uuid.UUID(resource_id),
                     workspace_id=uuid.UUID(self._scope.workspace_id),
@@ -212,7 +218,11 @@ class SentinelRegistry:
     async def deregister(self, resource_id: str) -> bool:
         """Deregister; a 404 (already gone) returns ``False``."""
         done = await self._call(
-            "deregister", resource_id, self._deregister(resource_id), missing_ok=True
+            "deregistration",
+            resource_id,
+            lambda: self._deregister(resource_id),
+            missing_ok=True,
+            idempotent=False,  # a retried DELETE that had succeeded would read as "not found"
         )
         return done is not None
 
@@ -223,26 +233,22 @@ class SentinelRegistry:
         return True
 
     async def _call(
-        self, what: str, resource_id: str, call: Awaitable[_T], *, missing_ok: bool = False
+        self,
+        what: str,
+        resource_id: str,
+        make_call: Callable[[], Awaitable[_T]],
+        *,
+        missing_ok: bool = False,
+        idempotent: bool = True,
     ) -> _T | None:
-        target = f"{self._scope.resource_type} {resource_id}"
-        try:
-            return await asyncio.wait_for(call, timeout=self._scope.timeout)
-        except SentinelError as exc:
-            if missing_ok and exc.status_code == 404:
-                return None
-            raise PermissionServiceError(
-                f"the identity service failed to {what} {target}: HTTP {exc.status_code}",
-                status_code=exc.status_code,
-            ) from exc
-        except TimeoutError as exc:
-            raise PermissionServiceError(
-                f"the identity service did not {what} {target} within {self._scope.timeout}s"
-            ) from exc
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            raise PermissionServiceError(
-                f"the identity service could not {what} {target}: {type(exc).__name__}: {exc}"
-            ) from exc
+        # Typed errors and the retry of a broken pooled connection: sentinel_vectors.identity.
+        return await identity.call(
+            f"the {what} of {self._scope.resource_type} {resource_id}",
+            make_call,
+            time_limit=self._scope.timeout,
+            idempotent=idempotent,
+            missing_ok=missing_ok,
+        )
 
 
 # --------------------------------------------------------------------------- rules
@@ -367,6 +373,12 @@ class ResourceLifecycle:
                 )
         else:
             check_same_workspace(scope, record)
+            if record.owner_id is None and not scope.has_role("admin"):
+                # Its owner is gone: only an admin may take it over (as for delete).
+                raise AccessDeniedError(
+                    f"{scope.resource_type} {rid} has no owner any more; only a workspace "
+                    f"admin may re-index it. Nothing was written."
+                )
             edit = await scope.access("edit")
             if not edit.allows(rid):
                 raise AccessDeniedError(

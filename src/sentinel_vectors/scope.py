@@ -8,12 +8,12 @@ that holds the resource id. :meth:`Scope.access` asks the permission service
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sentinel_vectors import identity
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import (
     InvalidInputError,
@@ -236,24 +236,16 @@ class Scope:
 
         Any exception from ``accessible()``, a timeout after ``self.timeout`` seconds,
         or an answer that is not ``(list of UUIDs, bool)`` raises
-        :class:`PermissionServiceError`; nothing is ever read or written unfiltered.
+        :class:`PermissionServiceError` (typed by :mod:`sentinel_vectors.identity`: a
+        429 is a ``RateLimitedError``); nothing is ever read or written unfiltered. A
+        pooled connection broken by the server is retried once (the call is a read).
         """
-        try:
-            answer = await asyncio.wait_for(
-                self.auth.accessible(self.resource_type, action), timeout=self.timeout
-            )
-        except TimeoutError as exc:
-            raise PermissionServiceError(
-                f"the permission service did not answer accessible({self.resource_type!r}, "
-                f"{action!r}) within {self.timeout}s; the request was refused (fail closed)"
-            ) from exc
-        except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            raise PermissionServiceError(
-                f"the permission service failed on accessible({self.resource_type!r}, "
-                f"{action!r}): {exc}; the request was refused (fail closed)",
-                status_code=status if isinstance(status, int) else None,
-            ) from exc
+        answer = await identity.call(
+            f"accessible({self.resource_type!r}, {action!r})",
+            lambda: self.auth.accessible(self.resource_type, action),
+            time_limit=self.timeout,
+            idempotent=True,
+        )
         return _parse_answer(action, answer)
 
     async def registered(self, resource_ids: Iterable[str]) -> set[str] | None:
@@ -269,23 +261,20 @@ class Scope:
             return None
         known: set[str] = set()
         for rid in sorted(resource_ids):
-            try:
-                await asyncio.wait_for(
-                    lookup(self.resource_type, uuid.UUID(rid)), timeout=self.timeout
-                )
-            except TimeoutError as exc:
-                raise PermissionServiceError(
-                    f"the permission service did not answer for resource {rid} within "
-                    f"{self.timeout}s; the write was refused (fail closed)"
-                ) from exc
-            except Exception as exc:
-                if getattr(exc, "status_code", None) == 404:
-                    continue
-                raise PermissionServiceError(
-                    f"the permission service failed looking up resource {rid}: {exc}; "
-                    f"the write was refused (fail closed)"
-                ) from exc
-            known.add(rid)
+
+            async def exists(rid: str = rid) -> bool:
+                await lookup(self.resource_type, uuid.UUID(rid))
+                return True
+
+            found = await identity.call(
+                f"the lookup of resource {rid}",
+                exists,
+                time_limit=self.timeout,
+                idempotent=True,
+                missing_ok=True,
+            )
+            if found:
+                known.add(rid)
         return known
 
 

@@ -235,7 +235,8 @@ async def test_invariant_4_updates_and_deletes_reach_only_editable_records(
     viewer = store(async_engine, world.alice, chunks)
     with pytest.raises(AccessDeniedError):  # viewers cannot create resources' chunks
         await viewer.add("v1", vec(1), {"resource_id": str(uuid.uuid4())})
-    # An edit share opens exactly that resource.
+    # An edit share opens exactly that resource (a permission changes by unshare + share).
+    tenancy.unshare(world.shared, carol)
     tenancy.share(world.shared, carol, "edit")
     s = store(async_engine, tenancy.fresh(carol), chunks)
     assert await s.update("c-shared-0", metadatas={"x": 1}) == 1

@@ -16,8 +16,10 @@ pytest users can instead enable the fixtures of
 can assertion-rewrite it when listed in ``pytest_plugins``).
 """
 
+from sentinel_vectors.testing.directory import Directory
 from sentinel_vectors.testing.emulator import (
     AUTHZ_AUDIENCE,
+    SENTINEL_VERSION,
     AclRecord,
     PermissionServiceEmulator,
     Principal,
@@ -27,6 +29,7 @@ from sentinel_vectors.testing.emulator import (
 )
 from sentinel_vectors.testing.keys import (
     ACCESS_AUDIENCE,
+    DEFAULT_ISSUER,
     SigningKeys,
     UserFactory,
     make_user,
@@ -37,7 +40,10 @@ from sentinel_vectors.testing.server import EmulatorServer, RunningEmulator, run
 __all__ = [
     "ACCESS_AUDIENCE",
     "AUTHZ_AUDIENCE",
+    "DEFAULT_ISSUER",
+    "SENTINEL_VERSION",
     "AclRecord",
+    "Directory",
     "EmulatorServer",
     "PermissionServiceEmulator",
     "Principal",

@@ -18,14 +18,43 @@
   resource's workspace may share. **Revoking a share and changing visibility
   need only the service key** in the real service (no user check), and so here.
 
+It answers what the real service (the open-source ``service/`` of Sentinel,
+version :data:`SENTINEL_VERSION`) answers, including where that is surprising:
+
+* a second share to the same grantee is a **500** (unique-key violation) and the
+  first share is unchanged: change a permission with unshare, then share;
+* a share to a user who is not a member of the resource's workspace, or to a group
+  of another workspace (or an unknown id) is a **400**;
+* unsharing a grantee without a share is a **500**;
+* registering a new resource in an unknown workspace or for an unknown owner is a
+  **500** (foreign keys), re-registering an existing one returns it;
+* a token without the service's ``iss``, or with another, is a **401**; a token whose
+  ``sub`` or a ``groups`` entry is not a UUID is a **500**; a revoked token id or a
+  deactivated user is a **401** (:meth:`~PermissionServiceEmulator.revoke_token`,
+  :meth:`~PermissionServiceEmulator.deactivate_user`);
+* a resource whose owner's user row was deleted has ``owner_id: null``
+  (:meth:`~PermissionServiceEmulator.delete_user`);
+* ``accessible(limit=n)`` for a non-admin is an arbitrary ``n`` of the allowed ids
+  (here: a seeded shuffle), not the first ``n``;
+* enriched ACLs name group grantees; timestamps end in ``Z``;
+* with ``rate_limit_per_minute`` set (the real default is 30), a client address
+  over the limit gets **429** with ``Retry-After``.
+
+Who exists (users, memberships, groups) comes from a
+:class:`~sentinel_vectors.testing.directory.Directory`, by default the one of the
+signing keys, which learns every identity :func:`~sentinel_vectors.testing.keys.mint_token`
+signs a token for.
+
 The rules are plain functions (:func:`check_permission`,
 :func:`accessible_ids`) so they can be tested without HTTP. State is guarded by
 a lock: the app serves from a uvicorn thread while tests seed it directly.
 """
 
 import asyncio
+import random
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -34,15 +63,17 @@ from typing import Annotated, Any, Final, Self
 
 import jwt
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sentinel_auth.types import AuthenticatedUser
 from starlette.types import Receive, Scope, Send
 
-from sentinel_vectors.testing.keys import ACCESS_AUDIENCE, SigningKeys
+from sentinel_vectors.testing.directory import Directory
+from sentinel_vectors.testing.keys import ACCESS_AUDIENCE, DEFAULT_ISSUER, SigningKeys
 
 __all__ = [
     "AUTHZ_AUDIENCE",
+    "SENTINEL_VERSION",
     "AclRecord",
     "PermissionServiceEmulator",
     "Principal",
@@ -50,6 +81,9 @@ __all__ = [
     "accessible_ids",
     "check_permission",
 ]
+
+SENTINEL_VERSION: Final = "0.10.2"
+"""The version of the real Sentinel service whose answers the emulator reproduces."""
 
 AUTHZ_AUDIENCE: Final = "sentinel:authz"
 """The ``aud`` claim of a Sentinel authz-mode token (accepted with a matching ``svc``)."""
@@ -61,6 +95,7 @@ _GRANTEE_TYPES: Final = frozenset({"user", "group"})
 _NAME_PATTERN: Final = r"^[a-z][a-z0-9_.-]*$"
 _NAME_RE: Final = re.compile(_NAME_PATTERN)
 _MAX_TOKEN_CHARS: Final = 8192
+_RATE_WINDOW_SECONDS: Final = 60
 
 _Name = Annotated[str, Field(max_length=255, pattern=_NAME_PATTERN)]
 _Action = Annotated[str, Field(pattern=r"^(view|edit)$")]
@@ -78,31 +113,35 @@ class Share:
     grantee_type: str
     grantee_id: uuid.UUID
     permission: str
-    granted_by: uuid.UUID
+    granted_by: uuid.UUID | None
     granted_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        """The share as the service serialises it."""
+        """The share as the service serialises it (``granted_by`` null once that user is gone)."""
         return {
             "id": str(self.id),
             "grantee_type": self.grantee_type,
             "grantee_id": str(self.grantee_id),
             "permission": self.permission,
-            "granted_by": str(self.granted_by),
-            "granted_at": self.granted_at.isoformat(),
+            "granted_by": _str_or_none(self.granted_by),
+            "granted_at": _timestamp(self.granted_at),
         }
 
 
 @dataclass(frozen=True)
 class AclRecord:
-    """A registered resource's ACL: owner, workspace, visibility and shares (immutable snapshot)."""
+    """A registered resource's ACL: owner, workspace, visibility and shares (immutable snapshot).
+
+    ``owner_id`` is ``None`` once the owner's user row is deleted (the real service's
+    foreign key sets it null).
+    """
 
     id: uuid.UUID
     service_name: str
     resource_type: str
     resource_id: uuid.UUID
     workspace_id: uuid.UUID
-    owner_id: uuid.UUID
+    owner_id: uuid.UUID | None
     visibility: str
     created_at: datetime
     shares: tuple[Share, ...] = ()
@@ -115,9 +154,9 @@ class AclRecord:
             "resource_type": self.resource_type,
             "resource_id": str(self.resource_id),
             "workspace_id": str(self.workspace_id),
-            "owner_id": str(self.owner_id),
+            "owner_id": _str_or_none(self.owner_id),
             "visibility": self.visibility,
-            "created_at": self.created_at.isoformat(),
+            "created_at": _timestamp(self.created_at),
             "shares": [s.to_json() for s in self.shares],
         }
 
@@ -145,6 +184,16 @@ class Principal:
     def is_privileged(self) -> bool:
         """Whether the workspace role is ``admin`` or ``owner`` (full access in the workspace)."""
         return self.workspace_role in PRIVILEGED_ROLES
+
+
+def _str_or_none(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _timestamp(value: datetime) -> str:
+    # Pydantic (the real service's serialiser) writes UTC as "Z", not "+00:00".
+    text = value.isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text
 
 
 # --------------------------------------------------------------------------- rules
@@ -191,20 +240,23 @@ def accessible_ids(
     resource_type: str,
     action: str,
     limit: int | None = None,
+    rng: random.Random | None = None,
 ) -> tuple[list[uuid.UUID], bool]:
     """The ``(resource_ids, has_full_access)`` answer of ``POST /permissions/accessible``.
 
     Only records of ``service_name``/``resource_type`` in the principal's
     workspace count. A workspace admin/owner gets ``([], True)`` without a
     limit, and up to ``limit`` ids of the workspace with one. Anyone else gets
-    the ids :func:`check_permission` allows (at most ``limit``), and ``False``.
+    the ids :func:`check_permission` allows, and ``False``; with a ``limit``, an
+    arbitrary ``limit`` of them (the real service's ``UNION ... LIMIT`` has no
+    order): picked with ``rng`` when given, else the first ones.
     """
     privileged = principal.is_privileged
     if privileged and limit is None:
         return [], True
     ids: list[uuid.UUID] = []
     for record in records:
-        if limit is not None and len(ids) >= limit:
+        if privileged and limit is not None and len(ids) >= limit:
             break
         if (
             record.service_name != service_name
@@ -214,6 +266,8 @@ def accessible_ids(
             continue
         if privileged or check_permission(record, principal, action):
             ids.append(record.resource_id)
+    if not privileged and limit is not None:
+        ids = rng.sample(ids, min(limit, len(ids))) if rng is not None else ids[:limit]
     return ids, privileged
 
 
@@ -261,6 +315,10 @@ class _VisibilityRequest(BaseModel):
 # --------------------------------------------------------------------------- emulator
 
 
+class _ServerError(Exception):
+    """Where the real service fails with an unhandled exception: a plain-text 500."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -279,6 +337,16 @@ class PermissionServiceEmulator:
         service_name: The service the default ``service_key`` is scoped to, and
             the default ``service_name`` of the seeding methods.
         service_key: The ``X-Service-Key`` value accepted for ``service_name``.
+        issuer: The ``iss`` every user token must carry (the real service's
+            ``BASE_URL``); :func:`~sentinel_vectors.testing.keys.mint_token` puts the
+            same default in.
+        directory: Who exists (users, memberships, groups); defaults to
+            ``keys.directory``, which knows every user a token was minted for.
+        rate_limit_per_minute: ``None`` (default): no rate limit. A number: at most
+            that many requests per client address in each 60-second window, then
+            429 with ``Retry-After`` as the real service (default 30) answers.
+        seed: Seed of the shuffle that picks an arbitrary subset for
+            ``accessible(limit=n)``.
 
     Fault injection (plain attributes, reset by :meth:`reset`):
         fail_with_status: when set, every ``/permissions`` request is answered
@@ -287,6 +355,8 @@ class PermissionServiceEmulator:
             ``fail_times`` requests fail; then both are cleared.
         delay_seconds: sleep this long before answering any ``/permissions``
             request (provokes client timeouts).
+        :meth:`drop_next`: close the connection mid-answer for the next requests
+            (what a pooled client sees after the real service's 500s).
 
     ``calls`` records ``(method, path)`` of every ``/permissions`` request received.
     """
@@ -297,16 +367,28 @@ class PermissionServiceEmulator:
         *,
         service_name: str = "test-service",
         service_key: str = "test-service-key",
+        issuer: str = DEFAULT_ISSUER,
+        directory: Directory | None = None,
+        rate_limit_per_minute: int | None = None,
+        seed: int = 0,
     ) -> None:
         _check_name("service_name", service_name)
         self.keys: Final = keys
         self.service_name: Final = service_name
         self.service_key: Final = service_key
+        self.issuer: Final = issuer
+        self.directory: Final = directory if directory is not None else keys.directory
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self._seed = seed
+        self._rng = random.Random(seed)
+        self._rate: dict[str, tuple[float, int]] = {}
+        self._revoked: set[str] = set()
+        self._deactivated: set[str] = set()
+        self._drop_times = 0
         self._lock = threading.RLock()
         self._service_keys: dict[str, str] = {service_key: service_name}
         self._records: dict[tuple[str, str, uuid.UUID], AclRecord] = {}
         self._by_id: dict[uuid.UUID, tuple[str, str, uuid.UUID]] = {}
-        self._profiles: dict[uuid.UUID, tuple[str, str]] = {}
         self.fail_with_status: int | None = None
         self.fail_times: int | None = None
         self.delay_seconds: float = 0.0
@@ -321,15 +403,30 @@ class PermissionServiceEmulator:
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI entry point: records the call, applies delay/fault injection, then routes."""
+        """ASGI entry point: rate limit, records the call, applies delay/faults, then routes."""
         if scope["type"] == "http":
             path: str = scope["path"]
+            limited = self._rate_limited(scope)
+            if limited is not None:
+                await limited(scope, receive, send)
+                return
             if path.startswith("/permissions"):
                 with self._lock:
                     self.calls.append((scope["method"], path))
                 delay = self.delay_seconds
                 if delay > 0:
                     await asyncio.sleep(delay)
+                if self._take_drop():
+                    # Start an answer, then fail: uvicorn closes the connection and the
+                    # client's pooled connection breaks (RemoteProtocolError).
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [(b"content-length", b"100")],
+                        }
+                    )
+                    raise ConnectionAbortedError("injected fault: connection dropped")
                 status = self._take_fault()
                 if status is not None:
                     response: Response
@@ -342,6 +439,37 @@ class PermissionServiceEmulator:
                     await response(scope, receive, send)
                     return
         await self._app(scope, receive, send)
+
+    def _rate_limited(self, scope: Scope) -> Response | None:
+        # The real GlobalRateLimitMiddleware: a fixed window per client address, every
+        # path but /health, answered 429 {"detail": "Too many requests"} + Retry-After.
+        limit = self.rate_limit_per_minute
+        if limit is None or scope["path"] == "/health":
+            return None
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._rate.get(address, (now, 0))
+            if now - start >= _RATE_WINDOW_SECONDS:
+                start, count = now, 0
+            count += 1
+            self._rate[address] = (start, count)
+        if count <= limit:
+            return None
+        retry_after = max(int(start + _RATE_WINDOW_SECONDS - now), 1)
+        return JSONResponse(
+            {"detail": "Too many requests"},
+            status_code=429,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if self._drop_times <= 0:
+                return False
+            self._drop_times -= 1
+            return True
 
     def _take_fault(self) -> int | None:
         with self._lock:
@@ -365,6 +493,71 @@ class PermissionServiceEmulator:
             self.fail_with_status = status
             self.fail_times = times
 
+    def limit_rate(self, per_minute: int | None) -> None:
+        """Turn the per-client rate limit on (``per_minute`` requests; real default 30) or off.
+
+        The counts start from zero either way.
+        """
+        with self._lock:
+            self.rate_limit_per_minute = per_minute
+            self._rate.clear()
+
+    def drop_next(self, times: int = 1) -> None:
+        """Close the connection mid-answer for the next ``times`` ``/permissions`` requests."""
+        with self._lock:
+            self._drop_times = times
+
+    def revoke_token(self, jti: str) -> None:
+        """Revoke the access token whose ``jti`` claim is ``jti`` (its requests get 401)."""
+        with self._lock:
+            self._revoked.add(jti)
+
+    def deactivate_user(self, user_id: uuid.UUID) -> None:
+        """Deactivate a user: their still-valid access tokens get 401 (until :meth:`reset`)."""
+        with self._lock:
+            self._deactivated.add(str(user_id))
+
+    def activate_user(self, user_id: uuid.UUID) -> None:
+        """Undo :meth:`deactivate_user`."""
+        with self._lock:
+            self._deactivated.discard(str(user_id))
+
+    def delete_user(self, user_id: uuid.UUID) -> None:
+        """Delete a user's row, as the real database does.
+
+        Resources they own keep existing with ``owner_id`` null, shares they granted
+        with ``granted_by`` null; their memberships go. Shares *to* them stay (the
+        share table has no foreign key to users). The user stays deleted in the
+        directory (minting a new token does not bring them back).
+        """
+        with self._lock:
+            self.directory.delete_user(user_id)
+            for key, record in list(self._records.items()):
+                shares = tuple(
+                    replace(s, granted_by=None) if s.granted_by == user_id else s
+                    for s in record.shares
+                )
+                owner = None if record.owner_id == user_id else record.owner_id
+                self._records[key] = replace(record, owner_id=owner, shares=shares)
+
+    def add_member(
+        self,
+        workspace_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: str = "viewer",
+        *,
+        name: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        """Make ``user_id`` a member of ``workspace_id`` (see :class:`Directory`)."""
+        self.directory.add_member(workspace_id, user_id, role, name=name, email=email)
+
+    def add_group(
+        self, group_id: uuid.UUID, workspace_id: uuid.UUID, *, name: str | None = None
+    ) -> None:
+        """Make ``group_id`` a group of ``workspace_id`` named ``name`` (see :class:`Directory`)."""
+        self.directory.add_group(group_id, workspace_id, name)
+
     def add_service(self, service_name: str, service_key: str) -> None:
         """Accept ``service_key`` as scoped to ``service_name`` (kept across :meth:`reset`)."""
         _check_name("service_name", service_name)
@@ -372,22 +565,23 @@ class PermissionServiceEmulator:
             self._service_keys[service_key] = service_name
 
     def add_profile(self, user_id: uuid.UUID, *, name: str, email: str) -> None:
-        """Make ``user_id``'s name and email known to the ``/enriched`` ACL endpoint.
-
-        Profiles are also learned from every valid user token the emulator sees.
-        """
-        with self._lock:
-            self._profiles[user_id] = (name, email)
+        """Make ``user_id`` exist with this name and email (the ``/enriched`` ACL shows them)."""
+        self.directory.add_user(user_id, name=name, email=email)
 
     def reset(self) -> None:
-        """Forget all resources, shares, profiles and calls; clear fault injection.
+        """Forget all resources, shares, calls, revocations and rate counts; clear faults.
 
-        Service keys and signing keys stay as configured.
+        Service keys, signing keys, the directory of users and groups and the rate
+        limit setting stay as configured; the ``limit`` shuffle starts again from ``seed``.
         """
         with self._lock:
             self._records.clear()
             self._by_id.clear()
-            self._profiles.clear()
+            self._revoked.clear()
+            self._deactivated.clear()
+            self._rate.clear()
+            self._drop_times = 0
+            self._rng = random.Random(self._seed)
             self.calls.clear()
             self.fail_with_status = None
             self.fail_times = None
@@ -405,14 +599,17 @@ class PermissionServiceEmulator:
         resource_type: str,
         resource_id: uuid.UUID,
         workspace_id: uuid.UUID,
-        owner_id: uuid.UUID,
+        owner_id: uuid.UUID | None,
         visibility: str = "workspace",
         service_name: str | None = None,
     ) -> AclRecord:
         """Register a resource; returns the existing record unchanged if already registered.
 
         Same effect as ``POST /permissions/register`` (an idempotent upsert that
-        never overwrites owner, workspace or visibility).
+        never overwrites owner, workspace or visibility), except that this seeding
+        method creates the workspace and the owner's user row if they are unknown
+        (the HTTP endpoint answers 500 then, as the real one). ``owner_id=None``
+        seeds a resource whose owner is gone.
         """
         key = self._key(service_name, resource_type, resource_id)
         _check_name("service_name", key[0])
@@ -423,11 +620,24 @@ class PermissionServiceEmulator:
             existing = self._records.get(key)
             if existing is not None:
                 return existing
+            self.directory.add_workspace(workspace_id)
+            if owner_id is not None:
+                self.directory.add_user(owner_id)
+            return self._insert(key, workspace_id, owner_id, visibility)
+
+    def _insert(
+        self,
+        key: tuple[str, str, uuid.UUID],
+        workspace_id: uuid.UUID,
+        owner_id: uuid.UUID | None,
+        visibility: str,
+    ) -> AclRecord:
+        with self._lock:
             record = AclRecord(
                 id=uuid.uuid4(),
                 service_name=key[0],
-                resource_type=resource_type,
-                resource_id=resource_id,
+                resource_type=key[1],
+                resource_id=key[2],
                 workspace_id=workspace_id,
                 owner_id=owner_id,
                 visibility=visibility,
@@ -472,11 +682,14 @@ class PermissionServiceEmulator:
         service_name: str | None = None,
         granted_by: uuid.UUID | None = None,
     ) -> Share:
-        """Grant ``permission`` to a user or group; re-sharing a grantee replaces its permission.
+        """Grant ``permission`` to a user or group (the seeding API: no authorisation check).
 
-        ``granted_by`` defaults to the owner. Raises ``KeyError`` for an
-        unregistered resource and ``ValueError`` for a bad grantee type or
-        permission. No authorisation check: this is the seeding API.
+        ``granted_by`` defaults to the owner. An unknown user grantee is made a member
+        of the resource's workspace, an unknown group a group of it (seeding creates
+        what the HTTP endpoint would refuse with 400). Like the real service there is
+        at most one share per grantee: a second raises ``ValueError`` (change a
+        permission with :meth:`unshare`, then share). Raises ``KeyError`` for an
+        unregistered resource and ``ValueError`` for a bad grantee type or permission.
         """
         if grantee_type not in _GRANTEE_TYPES:
             raise ValueError(f"grantee_type must be one of {sorted(_GRANTEE_TYPES)}")
@@ -484,7 +697,29 @@ class PermissionServiceEmulator:
             raise ValueError(f"permission must be one of {sorted(_ACTIONS)}")
         key = self._key(service_name, resource_type, resource_id)
         with self._lock:
-            return self._share(self._require(key), grantee_type, grantee_id, permission, granted_by)
+            record = self._require(key)
+            if self._share_of(record, grantee_type, grantee_id) is not None:
+                raise ValueError(
+                    f"{grantee_type} {grantee_id} already has a share on {key}; the real "
+                    f"service refuses a second one (500): unshare first"
+                )
+            if grantee_type == "user":
+                if not self.directory.is_member(record.workspace_id, grantee_id):
+                    self.directory.add_member(record.workspace_id, grantee_id)
+            else:
+                self.directory.add_group(grantee_id, record.workspace_id)
+            return self._share(record, grantee_type, grantee_id, permission, granted_by)
+
+    @staticmethod
+    def _share_of(record: AclRecord, grantee_type: str, grantee_id: uuid.UUID) -> Share | None:
+        return next(
+            (
+                s
+                for s in record.shares
+                if s.grantee_type == grantee_type and s.grantee_id == grantee_id
+            ),
+            None,
+        )
 
     def _share(
         self,
@@ -494,21 +729,15 @@ class PermissionServiceEmulator:
         permission: str,
         granted_by: uuid.UUID | None,
     ) -> Share:
-        others = tuple(
-            s
-            for s in record.shares
-            if not (s.grantee_type == grantee_type and s.grantee_id == grantee_id)
-        )
-        previous = next((s for s in record.shares if s not in others), None)
         share = Share(
-            id=previous.id if previous is not None else uuid.uuid4(),
+            id=uuid.uuid4(),
             grantee_type=grantee_type,
             grantee_id=grantee_id,
             permission=permission,
             granted_by=granted_by if granted_by is not None else record.owner_id,
             granted_at=_now(),
         )
-        self._store(replace(record, shares=(*others, share)))
+        self._store(replace(record, shares=(*record.shares, share)))
         return share
 
     def _store(self, record: AclRecord) -> None:
@@ -602,20 +831,19 @@ class PermissionServiceEmulator:
             resource_type=resource_type,
             action=action,
             limit=limit,
+            rng=self._rng,
         )
 
     def enriched(self, record: AclRecord) -> dict[str, Any]:
-        """``record`` as ``/enriched`` returns it: names and emails filled in where known."""
-        with self._lock:
-            profiles = dict(self._profiles)
+        """``record`` as ``/enriched`` returns it: user and group names (and emails) filled in."""
 
-        def name_of(user_id: uuid.UUID) -> str | None:
-            profile = profiles.get(user_id)
-            return profile[0] if profile else None
+        def name_of(user_id: uuid.UUID | None) -> str | None:
+            user = self.directory.user(user_id) if user_id is not None else None
+            return user.name if user else None
 
-        def email_of(user_id: uuid.UUID) -> str | None:
-            profile = profiles.get(user_id)
-            return profile[1] if profile else None
+        def email_of(user_id: uuid.UUID | None) -> str | None:
+            user = self.directory.user(user_id) if user_id is not None else None
+            return user.email if user else None
 
         data = record.to_json()
         data["owner_name"] = name_of(record.owner_id)
@@ -623,9 +851,13 @@ class PermissionServiceEmulator:
         shares: list[dict[str, Any]] = []
         for share in record.shares:
             item = share.to_json()
-            is_user = share.grantee_type == "user"
-            item["grantee_name"] = name_of(share.grantee_id) if is_user else None
-            item["grantee_email"] = email_of(share.grantee_id) if is_user else None
+            if share.grantee_type == "user":
+                item["grantee_name"] = name_of(share.grantee_id)
+                item["grantee_email"] = email_of(share.grantee_id)
+            else:
+                group = self.directory.group(share.grantee_id)
+                item["grantee_name"] = group.name if group else None
+                item["grantee_email"] = None  # groups have no email
             item["granted_by_name"] = name_of(share.granted_by)
             shares.append(item)
         data["shares"] = shares
@@ -646,6 +878,7 @@ class PermissionServiceEmulator:
                 self.keys.public_pem,
                 algorithms=["RS256"],
                 audience=[ACCESS_AUDIENCE, AUTHZ_AUDIENCE],
+                issuer=self.issuer,
             )
         except jwt.InvalidTokenError:
             raise HTTPException(status_code=401, detail="Invalid or expired token") from None
@@ -658,19 +891,25 @@ class PermissionServiceEmulator:
             raise HTTPException(
                 status_code=403, detail="Authz token was issued for a different service"
             )
+        if token_type == "access":
+            # Redis flags in the real service, checked for access tokens only.
+            with self._lock:
+                revoked = payload.get("jti") in self._revoked
+                deactivated = str(payload.get("sub")) in self._deactivated
+            if revoked:
+                raise HTTPException(status_code=401, detail="Token has been revoked")
+            if deactivated:
+                raise HTTPException(status_code=401, detail="User account is deactivated")
         try:
-            principal = Principal(
+            return Principal(
                 user_id=uuid.UUID(str(payload["sub"])),
                 workspace_id=uuid.UUID(str(payload["wid"])),
                 workspace_role=str(payload["wrole"]),
                 groups=frozenset(uuid.UUID(str(g)) for g in payload.get("groups", [])),
             )
         except (TypeError, ValueError):
-            raise HTTPException(status_code=401, detail="Invalid token claims") from None
-        name, email = payload.get("name"), payload.get("email")
-        if isinstance(name, str) and isinstance(email, str):
-            self.add_profile(principal.user_id, name=name, email=email)
-        return principal
+            # The real service parses the claims unguarded: an unhandled error, 500.
+            raise _ServerError("token claim is not a UUID") from None
 
     @staticmethod
     def _verify_scope(service: str, service_name: str) -> None:
@@ -682,6 +921,11 @@ class PermissionServiceEmulator:
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Sentinel permission service emulator", openapi_url=None)
+
+        async def server_error(request: Request, exc: Exception) -> Response:
+            return PlainTextResponse("Internal Server Error", status_code=500)
+
+        app.add_exception_handler(_ServerError, server_error)
 
         async def require_service(request: Request) -> str:
             key = request.headers.get("X-Service-Key")
@@ -698,6 +942,10 @@ class PermissionServiceEmulator:
 
         Service = Annotated[str, Depends(require_service)]
         User = Annotated[Principal, Depends(require_user)]
+
+        @app.get("/health")
+        async def health() -> dict[str, str]:
+            return {"status": "ok"}
 
         @app.get("/.well-known/jwks.json")
         async def jwks() -> dict[str, Any]:
@@ -746,14 +994,16 @@ class PermissionServiceEmulator:
         @app.post("/permissions/register", status_code=201)
         async def register(body: _RegisterRequest, service: Service) -> dict[str, Any]:
             self._verify_scope(service, body.service_name)
-            record = self.register(
-                body.resource_type,
-                body.resource_id,
-                body.workspace_id,
-                body.owner_id,
-                body.visibility,
-                service_name=body.service_name,
-            )
+            key = (body.service_name, body.resource_type, body.resource_id)
+            with self._lock:
+                record = self._records.get(key)
+                if record is None:
+                    # INSERT ... ON CONFLICT DO NOTHING: foreign keys only bite a new row.
+                    if not self.directory.has_workspace(body.workspace_id):
+                        raise _ServerError("workspace_id violates a foreign key")
+                    if self.directory.user(body.owner_id) is None:
+                        raise _ServerError("owner_id violates a foreign key")
+                    record = self._insert(key, body.workspace_id, body.owner_id, body.visibility)
             return record.to_json()
 
         def lookup(permission_id: uuid.UUID, service: str) -> AclRecord:
@@ -778,6 +1028,21 @@ class PermissionServiceEmulator:
                         status_code=403,
                         detail="Only the resource owner or workspace admin can share",
                     )
+                if body.grantee_type == "user":
+                    if not self.directory.is_member(record.workspace_id, body.grantee_id):
+                        raise HTTPException(
+                            status_code=400, detail="Grantee is not a member of this workspace"
+                        )
+                else:
+                    group = self.directory.group(body.grantee_id)
+                    if group is None or group.workspace_id != record.workspace_id:
+                        raise HTTPException(
+                            status_code=400, detail="Group does not belong to this workspace"
+                        )
+                if self._share_of(record, body.grantee_type, body.grantee_id) is not None:
+                    # Unique key (permission, grantee type, grantee id): the INSERT fails
+                    # unhandled. The existing share, whatever its permission, stays.
+                    raise _ServerError("duplicate share")
                 self._share(
                     record, body.grantee_type, body.grantee_id, body.permission, user.user_id
                 )
@@ -790,7 +1055,8 @@ class PermissionServiceEmulator:
             with self._lock:
                 record = lookup(permission_id, service)
                 if not self._unshare(record, body.grantee_type, body.grantee_id):
-                    raise HTTPException(status_code=404, detail="Share not found")
+                    # revoke_share raises ValueError("Share not found"), not caught: 500.
+                    raise _ServerError("share not found")
             return {"status": "ok"}
 
         @app.patch("/permissions/{permission_id}/visibility")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,8 +20,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sentinel_auth.types import AuthenticatedUser
 
+from sentinel_vectors.testing.directory import Directory
+
 __all__ = [
     "ACCESS_AUDIENCE",
+    "DEFAULT_ISSUER",
     "SigningKeys",
     "UserFactory",
     "make_user",
@@ -30,6 +33,14 @@ __all__ = [
 
 ACCESS_AUDIENCE = "sentinel:access"
 """The ``aud`` claim of a Sentinel user access token."""
+
+DEFAULT_ISSUER = "http://localhost:9003"
+"""The ``iss`` claim of minted tokens: the real service's default ``BASE_URL``.
+
+The real service (0.10.2) signs ``iss = BASE_URL`` into every token and rejects
+(401) a token without it or with another value; the emulator does the same with its
+``issuer`` (this value unless told otherwise).
+"""
 
 
 @dataclass(frozen=True)
@@ -42,11 +53,15 @@ class SigningKeys:
             pass it to ``JWTAuthMiddleware(public_key=...)``).
         kid: Key id written into each token header and published by the
             emulator's ``/.well-known/jwks.json``.
+        directory: The users, memberships and groups of the issuer: every token
+            :func:`mint_token` signs with these keys records its identity here, and
+            the emulator reads it (a token is only issued for a user who exists).
     """
 
     private_pem: str
     public_pem: str
     kid: str
+    directory: Directory = field(default_factory=Directory, compare=False, hash=False, repr=False)
 
     @classmethod
     def generate(cls, key_size: int = 2048) -> SigningKeys:
@@ -92,15 +107,22 @@ def mint_token(
     issued_at: datetime | None = None,
     token_type: str = "access",
     extra_claims: Mapping[str, Any] | None = None,
+    issuer: str | None = DEFAULT_ISSUER,
 ) -> str:
     """Sign a Sentinel user access token with ``keys`` (RS256).
 
-    Claims: ``sub``, ``wid``, ``wslug``, ``wrole``, ``groups``, ``email``, ``name``,
-    ``aud``, ``iat``, ``exp`` (UUIDs as strings), plus ``jti`` and ``type`` as the
-    real service issues them -- its permission endpoints reject a token whose
-    ``type`` is not ``"access"`` (or ``"authz"``). A negative ``ttl_seconds`` or an
-    old ``issued_at`` gives an already-expired token. ``extra_claims`` (e.g.
-    ``oid``/``oslug``/``opub``) are merged last and may override anything.
+    Claims: ``iss``, ``sub``, ``wid``, ``wslug``, ``wrole``, ``groups``, ``email``,
+    ``name``, ``aud``, ``iat``, ``exp`` (UUIDs as strings), plus ``jti`` and ``type``
+    as the real service issues them -- its permission endpoints reject a token whose
+    ``type`` is not ``"access"`` (or ``"authz"``), or whose ``iss`` is not its
+    ``BASE_URL`` (pass that as ``issuer``; ``None`` leaves ``iss`` out). A negative
+    ``ttl_seconds`` or an old ``issued_at`` gives an already-expired token.
+    ``extra_claims`` (e.g. ``oid``/``oslug``/``opub``) are merged last and may override
+    anything.
+
+    The identity is recorded in ``keys.directory`` (user, membership of the
+    workspace with the role, the groups in that workspace), as the real service
+    only issues tokens for users who exist.
     """
     now = issued_at if issued_at is not None else datetime.now(UTC)
     payload: dict[str, Any] = {
@@ -117,8 +139,11 @@ def mint_token(
         "exp": int((now + timedelta(seconds=ttl_seconds)).timestamp()),
         "type": token_type,
     }
+    if issuer is not None:
+        payload["iss"] = issuer
     if extra_claims:
         payload.update(extra_claims)
+    _record(keys.directory, payload)
     return jwt.encode(
         payload, _private_key(keys.private_pem), algorithm="RS256", headers={"kid": keys.kid}
     )
@@ -135,6 +160,7 @@ def make_user(
     name: str | None = None,
     workspace_slug: str | None = None,
     ttl_seconds: int = 3600,
+    issuer: str | None = DEFAULT_ISSUER,
 ) -> tuple[AuthenticatedUser, str]:
     """Create a test user in ``workspace_id`` with ``role`` and return ``(user, token)``.
 
@@ -163,6 +189,7 @@ def make_user(
         email=user.email,
         name=user.name,
         ttl_seconds=ttl_seconds,
+        issuer=issuer,
     )
     return user, token
 
@@ -176,11 +203,19 @@ class UserFactory:
     Attributes:
         keys: Signing keys of the minted tokens.
         workspace_id: Default workspace of the created users.
+        issuer: The ``iss`` claim of the minted tokens.
     """
 
-    def __init__(self, keys: SigningKeys, workspace_id: uuid.UUID | None = None) -> None:
+    def __init__(
+        self,
+        keys: SigningKeys,
+        workspace_id: uuid.UUID | None = None,
+        *,
+        issuer: str | None = DEFAULT_ISSUER,
+    ) -> None:
         self.keys = keys
         self.workspace_id = workspace_id if workspace_id is not None else uuid.uuid4()
+        self.issuer = issuer
 
     def __call__(
         self,
@@ -205,7 +240,27 @@ class UserFactory:
             name=name,
             workspace_slug=workspace_slug,
             ttl_seconds=ttl_seconds,
+            issuer=self.issuer,
         )
+
+
+def _record(directory: Directory, payload: Mapping[str, Any]) -> None:
+    """Record the identity a token claims, when its ids are UUIDs (the real service's are)."""
+    try:
+        user_id = uuid.UUID(str(payload["sub"]))
+        workspace_id = uuid.UUID(str(payload["wid"]))
+        groups = [uuid.UUID(str(g)) for g in payload.get("groups") or ()]
+    except (KeyError, TypeError, ValueError):
+        return  # a deliberately malformed token: nothing it names exists
+    name, email = payload.get("name"), payload.get("email")
+    directory.learn_token(
+        user_id,
+        workspace_id,
+        str(payload.get("wrole", "viewer")),
+        groups,
+        name=name if isinstance(name, str) else None,
+        email=email if isinstance(email, str) else None,
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -307,6 +307,8 @@ def worlds(draw: st.DrawFn, dim: int = 8, max_chunks: int = 40) -> World:
                         ),
                     ),
                     max_size=2,
+                    # One share per grantee: the real service's unique key refuses a second.
+                    unique_by=lambda s: (s.grantee_type, s.grantee_id),
                 )
             )
             resources.append(

@@ -15,6 +15,11 @@ Fixtures:
     sentinel_user (function): a :class:`UserFactory`; ``sentinel_user("editor")``
         returns ``(AuthenticatedUser, token)`` in the test's default workspace
         ``sentinel_user.workspace_id``.
+
+Tokens carry ``iss`` (:data:`~sentinel_vectors.testing.keys.DEFAULT_ISSUER`), which the
+real Sentinel service requires, and every user they are minted for exists for the
+emulator (``sentinel_keys.directory``). The emulator answers as Sentinel 0.10.2 does:
+see ``docs/testing.md``.
 """
 
 from __future__ import annotations

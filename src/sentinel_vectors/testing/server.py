@@ -30,7 +30,7 @@ class EmulatorServer:
         with EmulatorServer(app) as srv:
             httpx.get(srv.url + "/health")
 
-    :meth:`start` returns once the server answers HTTP (any status on ``GET /``);
+    :meth:`start` returns once the server answers HTTP (any status on ``GET /health``);
     :meth:`stop` shuts it down, giving in-flight requests ``graceful_timeout``
     seconds to finish. ``lifespan`` is uvicorn's lifespan mode.
     """
@@ -119,7 +119,7 @@ class EmulatorServer:
     def _answers(self) -> bool:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=1.0)
         try:
-            conn.request("GET", "/")
+            conn.request("GET", "/health")  # exempt from the rate limit, as in Sentinel
             conn.getresponse().read()
             return True
         except OSError:
@@ -193,14 +193,19 @@ def run_emulator(
     *,
     service_name: str = "test-service",
     service_key: str = "test-service-key",
+    rate_limit_per_minute: int | None = None,
 ) -> Iterator[RunningEmulator]:
     """Start a :class:`PermissionServiceEmulator` on a free local port for the ``with`` block.
 
-    ``keys`` defaults to a freshly generated pair.
+    ``keys`` defaults to a freshly generated pair. ``rate_limit_per_minute`` turns on
+    the real service's per-client rate limit (off by default; the real default is 30).
     """
     signing_keys = keys if keys is not None else SigningKeys.generate()
     emulator = PermissionServiceEmulator(
-        signing_keys, service_name=service_name, service_key=service_key
+        signing_keys,
+        service_name=service_name,
+        service_key=service_key,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
     with EmulatorServer(emulator) as server:
         yield RunningEmulator(
