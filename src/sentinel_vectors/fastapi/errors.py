@@ -5,6 +5,8 @@ Error                                      Status  Why
 =========================================  ======  ==========================================
 ``PermissionServiceError``                 503     the permission service failed or timed
                                                    out; the read or write was refused
+``ResourceNotFoundError``                  404     no such resource for this caller: unknown,
+                                                   another workspace's, or not visible
 ``AccessDeniedError`` (and                 403     the caller may not write or reach that
 ``ResourceConflictError``)                         resource
 ``InvalidInputError`` (``ReservedKey``,    422     the request is malformed: reserved key,
@@ -38,6 +40,7 @@ from sentinel_vectors.errors import (
     PermissionServiceError,
     SentinelVectorsError,
 )
+from sentinel_vectors.lifecycle import ResourceNotFoundError
 
 __all__ = ["ERRORS_LOGGER", "add_exception_handlers", "status_for"]
 
@@ -55,6 +58,8 @@ def status_for(exc: BaseException) -> int:
     """The HTTP status the handlers answer for ``exc``."""
     if isinstance(exc, PermissionServiceError):
         return 503
+    if isinstance(exc, ResourceNotFoundError):
+        return 404
     if isinstance(exc, AccessDeniedError):
         return 403
     if isinstance(exc, InvalidInputError):
