@@ -30,7 +30,6 @@ from starlette.types import Receive, Scope, Send
 from examples.fastapi_service.app import create_app
 from examples.fastapi_service.settings import Settings
 from sentinel_vectors.fastapi import STATE_ATTR, VectorStores
-from sentinel_vectors.index import CHUNK_OF_KEY
 from sentinel_vectors.testing import PermissionServiceEmulator, SigningKeys, make_user
 from sentinel_vectors.testing.server import EmulatorServer
 from tests.servers.postgres import PostgresServer
@@ -243,7 +242,7 @@ class Service:
 
     async def raw_chunks(self, resource_id: str) -> list[dict[str, Any]]:
         """Metadata of every stored chunk of ``resource_id``, read natively (no scope)."""
-        return await raw_where(self.stores, CHUNK_OF_KEY, resource_id)
+        return await raw_where(self.stores, "resource_id", resource_id)
 
     async def raw_in(self, workspace: uuid.UUID) -> list[dict[str, Any]]:
         """Metadata of every stored chunk of ``workspace``, read natively (no scope)."""
