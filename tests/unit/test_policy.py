@@ -157,7 +157,8 @@ async def test_invariant_8_write_rule_needs_a_registered_editable_resource() -> 
         with pytest.raises(AccessDeniedError) as err:
             await policy(role).authorize_resources(edit, [R2])
         messages.add(str(err.value))
-    assert len(messages) == 1 and R2 in messages.pop()
+    assert len(messages) == 1
+    assert R2 in messages.pop()
     # replacing a stored record of a resource the caller cannot edit names no resource
     with pytest.raises(AccessDeniedError) as err:
         p.authorize_write(edit, existing=[ExistingRecord(WS, R2, USER)])
