@@ -13,12 +13,15 @@ Chunk records are laid out the same way on every backend:
   by the core policy (invariant 8): nobody can write a record of another resource under
   them, so re-indexing and its retries always converge;
 - the metadata carries the wrapper's tenancy keys (stamped by the wrapper), the caller's
-  own metadata, and the bookkeeping key :data:`CHUNK_INDEX_KEY` (``i``).
+  own metadata, :data:`CHUNK_INDEX_KEY` (``i``) and :data:`CHUNK_OF_KEY` (the resource
+  id again, so that caller filters can restrict a search to given documents: the
+  wrappers refuse caller filters on the resource key).
 
 The chunks of a resource are selected by the stamped, reserved resource key itself
-(:meth:`~sentinel_vectors.policy.TenancyPolicy.resource_filter`), never by a key a caller
-could write or clear: removing a resource's chunks reaches every record of it in the
-workspace, whoever wrote it and whatever else its metadata says.
+(:meth:`~sentinel_vectors.policy.TenancyPolicy.resource_filter`), never by
+:data:`CHUNK_OF_KEY` or any other key a caller could write or clear: removing a
+resource's chunks reaches every record of it in the workspace, whoever wrote it and
+whatever else its metadata says.
 """
 
 from __future__ import annotations
@@ -46,9 +49,10 @@ __all__ = [
 ]
 
 CHUNK_OF_KEY = "chunk_of"
-"""Legacy bookkeeping key (no longer written): chunks of earlier versions carry it.
+"""Convenience metadata key: the resource id again, for caller filters ("these documents").
 
-Nothing selects by it any more (it is caller-writable); retrievers still hide it."""
+Ordinary, caller-writable metadata: nothing in the suite trusts it. Removing or counting
+a resource's chunks selects by the stamped resource key instead."""
 
 CHUNK_INDEX_KEY = "chunk_index"
 """Bookkeeping metadata key: the chunk's position (0-based) in its resource."""
@@ -133,6 +137,7 @@ def chunk_metadata(scope: Scope, resource_id: str, index: int, chunk: Chunk) -> 
         )
     meta = dict(chunk.metadata)
     meta[scope.resource_key] = resource_id
+    meta[CHUNK_OF_KEY] = resource_id
     meta[CHUNK_INDEX_KEY] = index
     return meta
 

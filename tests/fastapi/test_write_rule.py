@@ -125,15 +125,21 @@ async def test_invariant_8_writes_need_a_resource_registered_here_and_editable(
     service: Service, members: Members
 ) -> None:
     owner, editor = members.owner, members.editor
-    private = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} private"), visibility="private"
-    )).resource_id
-    viewable = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} viewable"), visibility="workspace"
-    )).resource_id
-    foreign = (await lifecycle(service, members.b_editor).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} foreign")
-    )).resource_id
+    private = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} private"), visibility="private"
+        )
+    ).resource_id
+    viewable = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} viewable"), visibility="workspace"
+        )
+    ).resource_id
+    foreign = (
+        await lifecycle(service, members.b_editor).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} foreign")
+        )
+    ).resource_id
     unknown = str(uuid.uuid4())
     stored = {r: await service.raw_chunks(r) for r in (private, viewable, foreign, unknown)}
     for who, refused in (
@@ -167,9 +173,11 @@ async def test_invariant_8_delete_resource_removes_every_record_of_it(
     service: Service, members: Members
 ) -> None:
     owner, editor = members.owner, members.editor
-    doc = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} one", f"{WORD} two")
-    )).resource_id
+    doc = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} one", f"{WORD} two")
+        )
+    ).resource_id
     share(service, doc, editor, "edit")
     raw = Raw(service, editor)
     # Another editor writes through the raw wrapper, with free-form metadata that says
@@ -200,13 +208,15 @@ async def test_invariant_8_chunk_ids_cannot_be_squatted_and_reindexing_converges
     service: Service, members: Members
 ) -> None:
     owner, editor = members.owner, members.editor
-    doc = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} a", f"{WORD} b")
-    )).resource_id
+    doc = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} a", f"{WORD} b")
+        )
+    ).resource_id
     share(service, doc, editor, "view")
-    mine = (await lifecycle(service, editor).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} mine")
-    )).resource_id
+    mine = (
+        await lifecycle(service, editor).index_resource(uuid.uuid4(), chunks(f"{WORD} mine"))
+    ).resource_id
     # The viewer of `doc` pre-writes its next chunk ids under a resource of its own.
     for i in (2, 3):
         with pytest.raises(AccessDeniedError):
@@ -233,12 +243,16 @@ async def test_invariant_9_update_or_delete_of_a_hidden_record_is_an_absent_id(
     service: Service, members: Members
 ) -> None:
     owner, editor = members.owner, members.editor
-    hidden = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} secret"), visibility="private"
-    )).resource_id
-    viewable = (await lifecycle(service, owner).index_resource(
-        uuid.uuid4(), chunks(f"{WORD} shared"), visibility="private"
-    )).resource_id
+    hidden = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} secret"), visibility="private"
+        )
+    ).resource_id
+    viewable = (
+        await lifecycle(service, owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} shared"), visibility="private"
+        )
+    ).resource_id
     share(service, viewable, editor, "view")
     share(service, viewable, members.viewer, "view")
     absent = chunk_id(str(uuid.uuid4()), 0)

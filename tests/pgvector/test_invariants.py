@@ -392,8 +392,12 @@ async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_reso
     with sync_engine.connect() as conn:
         planted = conn.execute(select(chunks.c.id).where(chunks.c.id == "planted")).all()
     assert planted == []
-    # A resource Sentinel does not know yet is new: an editor may index it.
-    await s.add("fresh", QUERY, {"resource_id": str(uuid.uuid4())})
+    # A resource Sentinel does not know is refused too (invariant 8): register it first.
+    with pytest.raises(AccessDeniedError):
+        await s.add("fresh", QUERY, {"resource_id": str(uuid.uuid4())})
+    own = tenancy.resource(carol)
+    carol_again = store(async_engine, tenancy.fresh(carol), chunks)
+    await carol_again.add("fresh", QUERY, {"resource_id": own})
     # Bob, who owns the empty document, may fill it.
     await store(async_engine, world.bob, chunks).add("his", QUERY, {"resource_id": empty_private})
 
@@ -402,7 +406,9 @@ async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_reso
 async def test_invariant_6_registry_lookup_failure_refuses_the_write(
     async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
 ) -> None:
-    s = store(async_engine, tenancy.fresh(world.bob), chunks)
+    # Admins' writes ask the registry whether the resource is registered here.
+    admin = tenancy.member("admin", world.ws)
+    s = store(async_engine, admin, chunks)
     await s.scope.access("edit")  # accessible() answers (cached for the request)...
     tenancy.running.emulator.fail_with_status = 503  # ...the registry lookup fails
     try:

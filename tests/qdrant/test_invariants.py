@@ -551,7 +551,8 @@ async def test_invariant_4_editor_cannot_plant_points_in_a_registered_empty_reso
 
 
 @pytest.mark.invariant(4)
-async def test_invariant_4_edit_shares_and_new_resources_are_writable(
+@pytest.mark.invariant(8)
+async def test_invariant_4_edit_shares_and_registered_resources_are_writable(
     world: World, qdrant: Store
 ) -> None:
     world.t.share(world.private, world.editor, "edit")
@@ -559,13 +560,18 @@ async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     await editor.update_vectors(qdrant.name, [models.PointVectors(id=1, vector=vec(0, 0, 1))])
     await editor.set_payload(qdrant.name, {"edited": 1}, [1])
     own_doc = world.t.resource(world.editor, "private")  # registered, no points yet
-    unregistered = str(uuid.uuid4())  # a new resource Sentinel does not know (yet)
+    unregistered = str(uuid.uuid4())  # a resource Sentinel does not know
     # A new request: this one's accessible() answer predates own_doc's registration.
     editor = scoped(qdrant, world.t.fresh(world.editor))
+    with pytest.raises(AccessDeniedError):  # invariant 8: register it first
+        await editor.upsert(
+            qdrant.name,
+            [models.PointStruct(id=40, vector=vec(1), payload={"resource_id": unregistered})],
+        )
     await editor.upsert(
         qdrant.name,
         [
-            models.PointStruct(id=40, vector=vec(1), payload={"resource_id": unregistered}),
+            models.PointStruct(id=40, vector=vec(1), payload={"resource_id": own_doc}),
             models.PointStruct(id=41, vector=vec(1), payload={"resource_id": own_doc}),
         ],
     )
@@ -579,8 +585,6 @@ async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     # A new request: RequestAuth de-duplicates accessible() within one request.
     editor = scoped(qdrant, world.t.fresh(world.editor))
     await editor.delete(qdrant.name, [1, 41])
-    with pytest.raises(AccessDeniedError):  # nobody registered it: only admins reach it now
-        await editor.delete(qdrant.name, [40])
     left = (await scoped(qdrant, world.admin).scroll(qdrant.name))[0]
     assert same(ids(left), [2, 3, UUID_ID, 40])
 

@@ -67,7 +67,7 @@ def test_chunk_ids_are_reserved_to_their_resource_per_position() -> None:
 
 def test_chunk_metadata_stamps_the_resource_and_bookkeeping_and_refuses_reserved_keys() -> None:
     meta = chunk_metadata(scope("editor"), RID, 2, Chunk("t", [1.0], {"title": "x"}))
-    assert meta == {"title": "x", "resource_id": RID, CHUNK_INDEX_KEY: 2}
+    assert meta == {"title": "x", "resource_id": RID, CHUNK_OF_KEY: RID, CHUNK_INDEX_KEY: 2}
     for key in ("workspace_id", "owner_id", "resource_id", CHUNK_OF_KEY, CHUNK_INDEX_KEY, "text"):
         with pytest.raises(ReservedKeyError):
             chunk_metadata(scope("editor"), RID, 0, Chunk("t", [1.0], {key: RID}))
