@@ -156,10 +156,10 @@ async def test_invariant_1_scoped_select_is_constrained(
 
 @pytest.mark.invariant(2)
 async def test_invariant_2_writes_stamp_tenancy_and_refuse_disagreeing_keys(
-    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World
+    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
 ) -> None:
-    bob = store(async_engine, world.bob, chunks)
-    new = str(uuid.uuid4())
+    new = tenancy.resource(world.bob)  # registered first (invariant 8)
+    bob = store(async_engine, tenancy.fresh(world.bob), chunks)
     await bob.add("n1", vec(5), {"resource_id": new.upper(), "workspace_id": str(world.ws)})
     with sync_engine.connect() as conn:
         row = conn.execute(
