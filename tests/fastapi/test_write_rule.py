@@ -276,3 +276,27 @@ async def test_invariant_9_update_or_delete_of_a_hidden_record_is_an_absent_id(
                 )
             answers.add(str(err.value).replace(rid, "<id>"))
         assert len(answers) == 1
+
+
+@pytest.mark.invariant(9)
+async def test_invariant_9_index_of_a_hidden_or_foreign_id_answers_alike(
+    service: Service, members: Members
+) -> None:
+    hidden = (
+        await lifecycle(service, members.owner).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} hidden"), visibility="private"
+        )
+    ).resource_id
+    foreign = (
+        await lifecycle(service, members.b_editor).index_resource(
+            uuid.uuid4(), chunks(f"{WORD} foreign")
+        )
+    ).resource_id
+    answers = set()
+    for rid in (hidden, foreign):
+        with pytest.raises(AccessDeniedError) as err:
+            await lifecycle(service, members.editor).index_resource(rid, chunks("take over"))
+        answers.add((type(err.value), str(err.value).replace(rid, "<id>")))
+    assert len(answers) == 1, answers
+    assert [c["chunk_index"] for c in await service.raw_chunks(hidden)] == [0]
+    assert await service.found(members.editor, "take over") == set()
