@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
