@@ -368,7 +368,9 @@ class ResourceLifecycle:
         Raises before anything is registered or written: :class:`InvalidInputError` for
         bad chunks or visibility, :class:`AccessDeniedError` when the caller may not
         create (role below editor) or edit (existing resource) it,
-        :class:`ResourceConflictError` when the id belongs to another workspace or owner,
+        :class:`ResourceConflictError` (one message for every reason) when the id is
+        registered in another workspace, hidden from the caller, registered by someone
+        else meanwhile, or holds records of it that someone else wrote (invariant 8),
         :class:`PermissionServiceError` when the identity service fails. If writing the
         chunks fails, a resource this call registered is unregistered again (chunks
         first) and the write's error is raised, with a note saying what the undo did.
