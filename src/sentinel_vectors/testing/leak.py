@@ -520,12 +520,22 @@ def may_edit(user: User, resource: Resource) -> bool:
     )
 
 
+def _last_per_grantee(shares: Sequence[Share]) -> list[Share]:
+    """Sentinel keeps one share per grantee: sharing again replaces its permission."""
+    out: dict[tuple[str, str], Share] = {}
+    for share in shares:
+        out[(share.grantee_type, share.grantee_id)] = share
+    return list(out.values())
+
+
 class _Oracle:
     """What the identity service and the store must hold after each operation."""
 
     def __init__(self, world: World) -> None:
         self.registry: dict[str, _Registered] = {
-            r.resource_id: _Registered(r.workspace_id, r.owner_id, r.visibility, list(r.shares))
+            r.resource_id: _Registered(
+                r.workspace_id, r.owner_id, r.visibility, _last_per_grantee(r.shares)
+            )
             for r in world.resources
         }
         # workspace -> record id -> (resource id, stored owner)
