@@ -290,6 +290,8 @@ async def measure_lookups(cells: list[Cell], data: Dataset) -> dict[str, Any]:
         auth = request_auth(viewer, token, perms)
         docs = ScopedCollection(col, auth, resource_type=RESOURCE)
         new_resources = [str(uuid.uuid4()) for _ in range(5)]
+        for rid in new_resources:  # the write rule: registered first (invariant 8)
+            emu.register(RESOURCE, uuid.UUID(rid), ws, viewer.user_id, visibility="private")
         await docs.add(
             ids=[f"n{i}" for i in range(50)],
             embeddings=np.ones((50, data.dim), dtype=np.float32) / np.sqrt(data.dim),

@@ -185,3 +185,11 @@ class FixedAuth:
         self, resource_type: str, action: str, limit: int | None = None
     ) -> tuple[list[uuid.UUID], bool]:
         return self._answer, self.full
+
+    async def get_resource_acl(self, resource_type: str, resource_id: uuid.UUID) -> dict[str, str]:
+        """Every synthetic resource is registered in this auth's workspace.
+
+        Full-access writers ask it (the write rule, invariant 8); the datasets' resources
+        all belong to the writer's workspace.
+        """
+        return {"resource_id": str(resource_id), "workspace_id": str(self.workspace_id)}

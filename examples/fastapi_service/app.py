@@ -10,6 +10,7 @@ register after writing) is done by the suite:
   with the identity service and writes its stamped chunks (or neither);
 - ``GET /documents/search?q=``: only chunks of documents the caller may view;
 - ``DELETE /documents/{id}``: owner or workspace admin; chunks first, then deregister;
+  404 alike for an unknown id, another workspace's document and one the caller cannot see;
 - ``POST /documents/{id}/share``: through the SDK (the identity service checks that the
   caller owns the document or is a workspace admin), via ``sentinel_vectors.identity``
   so a second share to the same grantee is a 409 ("unshare first"), a grantee outside
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, Query, Response
 from pydantic import BaseModel, Field
 from sentinel_auth import RequestAuth
 from sentinel_auth.middleware import JWTAuthMiddleware
@@ -141,9 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.delete("/documents/{doc_id}", status_code=204)
     async def delete_document(doc_id: uuid.UUID, documents: Documents) -> Response:
-        result = await documents.delete_resource(doc_id)
-        if not result.registered:
-            raise HTTPException(status_code=404, detail="Document not found")
+        # Unknown, another workspace's, or hidden from the caller: ResourceNotFoundError,
+        # one 404 for all (the exception handlers answer it).
+        await documents.delete_resource(doc_id)
         return Response(status_code=204)
 
     @app.post("/documents/{doc_id}/share")

@@ -8,23 +8,26 @@ over the wrapper, never a way around it.
 
 Chunk records are laid out the same way on every backend:
 
-- the record id of chunk ``i`` of resource ``r`` is :func:`chunk_id` ``(r, i)``, a
-  UUIDv5, so re-indexing replaces the same records and a retry writes nothing twice;
+- the record id of chunk ``i`` of resource ``r`` is :func:`chunk_id` ``(r, i)``,
+  ``"<r>:<i>"``. Ids of the form ``"<resource uuid>:..."`` are reserved to that resource
+  by the core policy (invariant 8): nobody can write a record of another resource under
+  them, so re-indexing and its retries always converge;
 - the metadata carries the wrapper's tenancy keys (stamped by the wrapper), the caller's
-  own metadata, and two bookkeeping keys: :data:`CHUNK_OF_KEY` (the resource id again)
-  and :data:`CHUNK_INDEX_KEY` (``i``).
+  own metadata, :data:`CHUNK_INDEX_KEY` (``i``) and :data:`CHUNK_OF_KEY` (the resource
+  id again, so that caller filters can restrict a search to given documents: the
+  wrappers refuse caller filters on the resource key).
 
-Why :data:`CHUNK_OF_KEY` repeats the resource id: the wrappers refuse caller filters on
-the resource key (the scope owns it), and removing "every chunk of resource r" needs a
-filter that says so. The bookkeeping key only ever *narrows* a filter that the wrapper
-ANDs under the caller's own ``edit`` scope, so it cannot reach anything the caller could
-not already delete.
+The chunks of a resource are selected by the stamped, reserved resource key itself
+(:meth:`~sentinel_vectors.policy.TenancyPolicy.resource_filter`), never by
+:data:`CHUNK_OF_KEY` or any other key a caller could write or clear: removing a
+resource's chunks reaches every record of it in the workspace, whoever wrote it and
+whatever else its metadata says.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -46,16 +49,16 @@ __all__ = [
 ]
 
 CHUNK_OF_KEY = "chunk_of"
-"""Bookkeeping metadata key: the id of the resource a chunk belongs to."""
+"""Convenience metadata key: the resource id again, for caller filters ("these documents").
+
+Ordinary, caller-writable metadata: nothing in the suite trusts it. Removing or counting
+a resource's chunks selects by the stamped resource key instead."""
 
 CHUNK_INDEX_KEY = "chunk_index"
 """Bookkeeping metadata key: the chunk's position (0-based) in its resource."""
 
 TEXT_KEY = "text"
 """Payload key of a chunk's text on backends without a document column (Qdrant)."""
-
-# Fixed namespace of chunk ids; changing it would orphan every stored chunk.
-_CHUNK_NAMESPACE = uuid.UUID("0b7c3d52-8a4e-4f0e-b1f4-5d9b6c2e7a13")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +81,17 @@ class Hit:
     metadata: Mapping[str, Any]
 
 
-def chunk_id(resource_id: str, index: int) -> str:
-    """The record id of chunk ``index`` of ``resource_id``: a UUIDv5, the same everywhere.
+def chunk_id(resource_id: str | uuid.UUID, index: int) -> str:
+    """The record id of chunk ``index`` of ``resource_id``: ``"<resource id>:<index>"``.
 
-    A UUID suits every backend (Qdrant accepts only UUIDs and integers as point ids).
+    The ``"<resource uuid>:"`` prefix reserves the id to that resource (invariant 8,
+    :func:`sentinel_vectors.policy.resource_of_id`); the Qdrant wrapper accepts this form
+    besides integers and UUIDs.
     """
     rid = canonical_uuid(resource_id, what="resource_id")
-    return str(uuid.uuid5(_CHUNK_NAMESPACE, f"{rid}:{index}"))
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise InvalidInputError(f"chunk index must be a non-negative int, got {index!r}")
+    return f"{rid}:{index}"
 
 
 def check_chunks(chunks: Sequence[Chunk]) -> list[Chunk]:
@@ -151,20 +158,32 @@ class ChunkIndex(Protocol):
     async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
         """Write the chunks of ``resource_id`` (ids :func:`chunk_id`), replacing old ones.
 
-        Chunks ``0..n-1`` are upserted, then stored chunks ``n..`` of an earlier, longer
-        version are removed. Calling it twice with the same chunks leaves the same state.
+        Chunks ``0..n-1`` are upserted (in one write, which the wrapper rolls back where
+        the backend allows), then every other stored record of the resource is removed.
+        Calling it twice with the same chunks leaves the same state.
         """
         ...
 
-    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
-        """Remove the chunks of ``resource_id`` whose index is ``>= start``; return how many.
+    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
+        """Remove every record of ``resource_id`` in the workspace but ``keep``; how many.
 
-        Only chunks the caller may edit are reached. Removing what is not there is a no-op.
+        Selects by the stamped resource key (whoever wrote the records, whatever their
+        other metadata), and only if the caller may edit the resource; otherwise nothing
+        is removed. Removing what is not there is a no-op.
         """
         ...
 
     async def count_chunks(self, resource_id: str) -> int:
-        """How many chunks of ``resource_id`` the caller may view."""
+        """How many records of ``resource_id`` the caller may view."""
+        ...
+
+    async def claimable(self, resource_id: str) -> bool:
+        """Whether no record of ``resource_id`` in the workspace belongs to someone else.
+
+        Asked by the lifecycle before it registers a new resource id: chunks of an id
+        the identity service does not know (left by earlier versions, or a failure) are
+        never claimed by a caller who did not write them all.
+        """
         ...
 
     async def search(

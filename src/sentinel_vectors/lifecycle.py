@@ -60,6 +60,7 @@ __all__ = [
     "PermissionsAPI",
     "ResourceConflictError",
     "ResourceLifecycle",
+    "ResourceNotFoundError",
     "ResourceRecord",
     "ResourceRegistry",
     "SentinelRegistry",
@@ -79,11 +80,34 @@ _T = TypeVar("_T")
 
 
 class ResourceConflictError(AccessDeniedError):
-    """The resource id is registered in another workspace, or to someone else.
+    """The resource id cannot be used by the caller to create a resource.
 
-    Nothing was written or registered. Generate resource ids on the server
-    (``uuid.uuid4()``), never take them from the client.
+    It is registered in another workspace, to someone the caller cannot see, or records
+    of it that someone else wrote are in the store. One message for all, which says
+    nothing about the other party. Nothing was written or registered. Generate resource
+    ids on the server (``uuid.uuid4()``), never take them from the client.
     """
+
+
+class ResourceNotFoundError(AccessDeniedError):
+    """No resource of this id that the caller may see exists in its workspace.
+
+    Raised alike for an unknown id, a resource of another workspace and one the caller
+    may not view (invariant 9): the answer never tells them apart. FastAPI: 404.
+    """
+
+
+def _unavailable(scope: Scope, rid: str) -> ResourceConflictError:
+    return ResourceConflictError(
+        f"{scope.resource_type} id {rid} cannot be used to create a {scope.resource_type}; "
+        f"nothing was registered or written. Generate a new id (uuid.uuid4()) on the server."
+    )
+
+
+def _not_found(scope: Scope, rid: str) -> ResourceNotFoundError:
+    return ResourceNotFoundError(
+        f"no {scope.resource_type} {rid} in the caller's workspace; nothing was deleted"
+    )
 
 
 # --------------------------------------------------------------------------- identity side
@@ -255,12 +279,13 @@ class SentinelRegistry:
 
 
 def check_same_workspace(scope: Scope, record: ResourceRecord) -> None:
-    """A resource registered in another workspace is never touched from this one."""
+    """A resource registered in another workspace is never touched from this one.
+
+    Raises :class:`ResourceConflictError` with the same message as every other id the
+    caller may not use: nothing tells that the id exists elsewhere.
+    """
     if record.workspace_id != scope.workspace_id:
-        raise ResourceConflictError(
-            f"{scope.resource_type} {record.resource_id} is registered in another workspace; "
-            f"nothing was changed"
-        )
+        raise _unavailable(scope, record.resource_id)
 
 
 def check_may_create(scope: Scope) -> None:
@@ -276,9 +301,12 @@ def check_may_delete(scope: Scope, record: ResourceRecord) -> None:
     """Deleting a resource needs to own it or be a workspace ``admin``/``owner``.
 
     The same rule as sharing in Sentinel; ``deregister_resource`` itself only checks the
-    service key, so the rule has to be enforced by the caller of it: here.
+    service key, so the rule has to be enforced by the caller of it: here. A resource of
+    another workspace raises :class:`ResourceNotFoundError` (it is not there, for this
+    caller).
     """
-    check_same_workspace(scope, record)
+    if record.workspace_id != scope.workspace_id:
+        raise _not_found(scope, record.resource_id)
     if record.owner_id != scope.user_id and not scope.has_role("admin"):
         raise AccessDeniedError(
             f"only the owner or a workspace admin may delete {scope.resource_type} "
@@ -306,8 +334,8 @@ class DeleteResult:
 
     resource_id: str
     registered: bool
-    """True if the resource was registered when the call started (False: unknown id,
-    or a repeated delete); its chunks, if any were reachable, are removed either way."""
+    """True if the resource was registered in the caller's workspace (False: an admin
+    removed records of an id the workspace has not registered)."""
 
 
 class ResourceLifecycle:
@@ -346,7 +374,9 @@ class ResourceLifecycle:
         Raises before anything is registered or written: :class:`InvalidInputError` for
         bad chunks or visibility, :class:`AccessDeniedError` when the caller may not
         create (role below editor) or edit (existing resource) it,
-        :class:`ResourceConflictError` when the id belongs to another workspace or owner,
+        :class:`ResourceConflictError` (one message for every reason) when the id is
+        registered in another workspace, hidden from the caller, registered by someone
+        else meanwhile, or holds records of it that someone else wrote (invariant 8),
         :class:`PermissionServiceError` when the identity service fails. If writing the
         chunks fails, a resource this call registered is unregistered again (chunks
         first) and the write's error is raised, with a note saying what the undo did.
@@ -364,13 +394,16 @@ class ResourceLifecycle:
         created = record is None
         if record is None:
             check_may_create(scope)
+            if not await self._index.claimable(rid):
+                # Records of this id that someone else wrote (left by an earlier version
+                # or a failure): registering would hand them to the caller.
+                raise _unavailable(scope, rid)
             record = await self._registry.register(rid, visibility)
             if record.workspace_id != scope.workspace_id or record.owner_id != scope.user_id:
                 # Registered by someone else between our lookup and our register: not ours.
-                raise ResourceConflictError(
-                    f"{scope.resource_type} {rid} was registered by someone else meanwhile; "
-                    f"nothing was written"
-                )
+                raise _unavailable(scope, rid)
+            # The caller owns it now; RequestAuth's cached accessible() does not know yet.
+            scope.grant(rid)
         else:
             check_same_workspace(scope, record)
             if record.owner_id is None and not scope.has_role("admin"):
@@ -381,6 +414,9 @@ class ResourceLifecycle:
                 )
             edit = await scope.access("edit")
             if not edit.allows(rid):
+                view = await scope.access("view")
+                if not view.allows(rid):
+                    raise _unavailable(scope, rid)
                 raise AccessDeniedError(
                     f"the caller may not edit {scope.resource_type} {rid}; nothing was written"
                 )
@@ -398,30 +434,43 @@ class ResourceLifecycle:
         return IndexResult(resource_id=rid, chunks=len(checked), created=created, record=record)
 
     async def delete_resource(self, resource_id: str | uuid.UUID) -> DeleteResult:
-        """Remove the resource's chunks, then deregister it.
+        """Remove every record of the resource in the workspace, then deregister it.
 
-        Needs ownership or the workspace ``admin``/``owner`` role. A resource the identity
-        service does not know has nothing to deregister; chunks of it that the caller may
-        edit (only admins may edit unregistered resources) are still removed, and the
-        result says ``registered=False``. Every failure raises and leaves the resource
-        registered, so a retry picks up where this call stopped.
+        Needs ownership or the workspace ``admin``/``owner`` role. The records are
+        selected by the stamped resource key, so every one goes, whoever wrote it and
+        whatever else its metadata says (invariant 8). Raises
+        :class:`ResourceNotFoundError` alike for an unknown id, a resource of another
+        workspace and one the caller may not view (invariant 9);
+        :class:`AccessDeniedError` when the caller may view it but is neither its owner
+        nor an admin. An admin may remove records of an id that is not registered in the
+        workspace (left by an earlier version or a failure): the result then says
+        ``registered=False``. Every failure raises and leaves the resource registered, so
+        a retry picks up where this call stopped.
         """
         scope = self.scope
         rid = canonical_uuid(resource_id, what="resource_id")
         record = await self._registry.lookup(rid)
-        if record is not None:
-            check_may_delete(scope, record)
+        if record is None or record.workspace_id != scope.workspace_id:
+            # Not registered here: only an admin's cleanup of unregistered records.
+            if scope.has_role("admin") and await self._index.remove_chunks(rid) > 0:
+                return DeleteResult(resource_id=rid, registered=False)
+            raise _not_found(scope, rid)
+        if record.owner_id != scope.user_id and not scope.has_role("admin"):
+            view = await scope.access("view")
+            if not view.allows(rid):
+                raise _not_found(scope, rid)
+        check_may_delete(scope, record)
         await self._index.remove_chunks(rid)
-        if record is not None:
-            try:
-                await self._registry.deregister(rid)
-            except Exception as exc:
-                exc.add_note(
-                    f"the chunks of {scope.resource_type} {rid} are removed but it is still "
-                    f"registered (with nothing to find). Retry delete_resource()."
-                )
-                raise
-        return DeleteResult(resource_id=rid, registered=record is not None)
+        try:
+            await self._registry.deregister(rid)
+        except Exception as exc:
+            exc.add_note(
+                f"the chunks of {scope.resource_type} {rid} are removed but it is still "
+                f"registered (with nothing to find). Retry delete_resource()."
+            )
+            raise
+        scope.forget(rid)
+        return DeleteResult(resource_id=rid, registered=True)
 
     async def _undo_create(self, rid: str, cause: Exception) -> None:
         kind = self.scope.resource_type
@@ -446,6 +495,7 @@ class ResourceLifecycle:
             return
         try:
             await self._registry.deregister(rid)
+            self.scope.forget(rid)
         except Exception as exc:
             _log.error(
                 "sentinel-vectors: undo removed the chunks but could not deregister the %s",

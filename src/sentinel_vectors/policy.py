@@ -6,8 +6,10 @@ Adapters call a :class:`TenancyPolicy` for every decision that involves tenancy:
   ANDed with the caller's filter (:meth:`TenancyPolicy.read_filter`), and the per-hit
   re-check before a record leaves the wrapper (:meth:`TenancyPolicy.recheck`);
 - writes: stamping of ``workspace_id``, ``owner_id`` and the resource key
-  (:meth:`TenancyPolicy.stamp`), and the write authorization rule
-  (:meth:`TenancyPolicy.authorize_write`);
+  (:meth:`TenancyPolicy.stamp`), the write rule (:meth:`TenancyPolicy.check_ids`,
+  :meth:`TenancyPolicy.authorize_resources`, :meth:`TenancyPolicy.authorize_write`),
+  and which records an update or delete by id reaches
+  (:meth:`TenancyPolicy.reachable`: hidden records are absent);
 - ids: the per-workspace physical id namespace (:meth:`TenancyPolicy.physical_id`);
 - audit: one structured log event per read (:meth:`TenancyPolicy.audit`).
 
@@ -17,7 +19,8 @@ An adapter only compiles filters and calls its native client.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +28,7 @@ from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, Reserv
 from sentinel_vectors.filters import Filter, and_, eq, filter_keys, in_
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
 
-__all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy"]
+__all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy", "resource_of_id"]
 
 AUDIT_LOGGER = "sentinel_vectors.audit"
 """Name of the logger that receives one event per scoped read and every dropped hit."""
@@ -296,79 +299,117 @@ class TenancyPolicy:
         """
         return self.read_filter(edit)
 
-    def resources_to_probe(self, edit: Access, resources: Iterable[str]) -> set[str]:
-        """Resources the caller cannot edit, which are allowed only if they are new.
+    # -- the write rule ---------------------------------------------------------------
 
-        The adapter looks these up (does any chunk of them exist in the workspace?) and
-        passes the answer to :meth:`authorize_write`.
+    def check_ids(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Refuse a record whose id is reserved to another resource (invariant 8).
+
+        An id of the form ``"<resource uuid>:<anything>"`` (:func:`resource_of_id`) may
+        only hold a record of that resource: chunk ids (:func:`sentinel_vectors.index.
+        chunk_id`) have this form, so nobody can squat the next chunk ids of a resource
+        they cannot edit. ``metadatas`` are stamped (canonical resource ids).
         """
+        key = self.scope.resource_key
+        for i, (rid, meta) in enumerate(zip(ids, metadatas, strict=True)):
+            owner = resource_of_id(rid)
+            if owner is not None and owner != meta.get(key):
+                raise AccessDeniedError(
+                    f"ids[{i}] {rid!r} has the form '<resource id>:...', reserved to records "
+                    f"of resource {owner}, but its metadata names another resource. Use an "
+                    f"id that does not start with a resource id. Nothing was written."
+                )
+
+    async def authorize_resources(self, edit: Access, resources: Iterable[str]) -> None:
+        """The write rule for the resources a write names (invariant 8); fail closed.
+
+        Every resource must be registered with Sentinel in the caller's workspace and
+        editable by the caller. ``edit`` is ``accessible(type, "edit")``, which lists only
+        registered resources of the workspace, so for members ``edit.allows`` decides.
+        Full access (admins, owners) covers every resource *of the workspace*: the
+        identity service is asked whether each one is registered there
+        (:meth:`Scope.registered`). Resources are created by registering them first
+        (:meth:`~sentinel_vectors.lifecycle.ResourceLifecycle.index_resource`, or the
+        SDK's ``register_resource``), never by writing chunks.
+
+        A refused resource gets one message whether it is unknown, registered in another
+        workspace, or not visible to the caller: the answer tells nothing about it.
+        """
+        wanted = sorted(set(resources))
         if edit.full:
-            return set()
-        return {r for r in resources if r not in edit.resource_ids}
+            registered = await self.scope.registered(wanted)
+            refused = [r for r in wanted if r not in registered]
+        else:
+            refused = [r for r in wanted if not edit.allows(r)]
+        if refused:
+            raise AccessDeniedError(
+                f"the caller may not write chunks of {self.scope.resource_type} {refused[0]}: "
+                f"records may only be written for resources registered in the caller's "
+                f"workspace that the caller may edit. Register new resources first "
+                f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
+            )
 
-    async def existing_resources(
-        self,
-        edit: Access,
-        resources: Iterable[str],
-        probe: Callable[[set[str]], Awaitable[set[str]]],
-    ) -> set[str]:
-        """The resources of a write that already exist and the caller cannot edit.
+    def authorize_write(self, edit: Access, *, existing: Iterable[ExistingRecord]) -> None:
+        """Records a write would replace must be editable; raise before anything is written.
 
-        ``probe`` is the adapter's "which of these have chunks in the workspace?". A
-        resource with no chunks may still be registered with Sentinel (someone else's
-        empty private document): those are found with :meth:`Scope.registered`, so an
-        editor cannot plant chunks into them. Pass the result to :meth:`authorize_write`.
+        The message names no resource: a record the caller may not edit may also be one
+        it may not see.
         """
-        candidates = self.resources_to_probe(edit, resources)
-        if not candidates or not self.scope.has_role("editor"):
-            # Viewers are refused for every non-editable resource anyway.
-            return candidates
-        existing = set(await probe(candidates))
-        registered = await self.scope.registered(candidates - existing)
-        return existing | (registered or set())
-
-    def authorize_write(
-        self,
-        edit: Access,
-        *,
-        resources: Iterable[str],
-        existing: Iterable[ExistingRecord],
-        populated: set[str],
-    ) -> None:
-        """Apply the write rule; raise :class:`AccessDeniedError` before anything is written.
-
-        - Records that already exist (``existing``) may be replaced or removed only if
-          their resource is editable (``accessible(type, "edit")`` or full access).
-        - Chunks of an existing resource (one in ``populated``: it has chunks in this
-          workspace or is registered with Sentinel, see :meth:`existing_resources`) need
-          edit access to it.
-        - Chunks of a new resource may be created by ``editor`` and above.
-        """
-        if edit.full:
-            # Physical ids are namespaced per workspace, but a stored record's own
-            # workspace stamp is checked anyway: tampered data must not be overwritten.
-            for record in existing:
-                if record.workspace_id != self.scope.workspace_id:
-                    raise AccessDeniedError("a record to be written is outside the workspace")
-            return
         for record in existing:
             if record.workspace_id != self.scope.workspace_id or not edit.allows(
                 record.resource_id
             ):
                 raise AccessDeniedError(
-                    f"a record to be written belongs to resource {record.resource_id}, which the "
-                    f"caller may not edit; nothing was written"
+                    "an id of this write already holds a record the caller may not replace; "
+                    "use another id. Nothing was written."
                 )
-        for resource in sorted(set(resources)):
-            if edit.allows(resource):
+
+    def reachable[K](
+        self, existing: Mapping[K, ExistingRecord], edit: Access, view: Access
+    ) -> list[K]:
+        """The records an ``update``/``delete`` by id acts on (invariant 9).
+
+        A record the caller may not view is treated exactly like an absent id: left out,
+        with no error. A record it may view but not edit raises
+        :class:`AccessDeniedError` (nothing is changed). Returns the keys of the editable
+        records, in ``existing``'s order.
+        """
+        out: list[K] = []
+        for key, record in existing.items():
+            if record.workspace_id != self.scope.workspace_id:
                 continue
-            if resource in populated:
+            if edit.allows(record.resource_id):
+                out.append(key)
+            elif view.allows(record.resource_id):
                 raise AccessDeniedError(
-                    f"the caller may not edit resource {resource} ({self.scope.resource_type}); "
-                    f"ask its owner to share it with edit permission. Nothing was written."
+                    f"record {key!s} belongs to {self.scope.resource_type} "
+                    f"{record.resource_id}, which the caller may view but not edit; ask its "
+                    f"owner to share it with edit permission. Nothing was changed."
                 )
-            if not self.scope.has_role("editor"):
-                raise AccessDeniedError(
-                    f"creating chunks of a new {self.scope.resource_type} needs the editor role "
-                    f"or above; the caller is {self.scope.role!r}. Nothing was written."
-                )
+        return out
+
+    def resource_filter(self, access: Access, resource_id: str) -> Filter | None:
+        """Every record of one resource in the workspace, if ``access`` reaches it.
+
+        The selection the lifecycle's chunk removal and count use (by the stamped,
+        reserved resource key, never by a caller-writable key). ``None``: the resource
+        is out of reach, select nothing. Built here, not by a caller filter, so the rule
+        that caller filters may not name the resource key stays whole.
+        """
+        rid = canonical_uuid(resource_id, what="resource_id")
+        if not access.allows(rid):
+            return None
+        return and_(eq(WORKSPACE_KEY, self.scope.workspace_id), eq(self.scope.resource_key, rid))
+
+
+def resource_of_id(record_id: str) -> str | None:
+    """The resource an id is reserved to: ``"<uuid>:<rest>"`` -> the canonical uuid.
+
+    Any other id (no ``:``, or a head that is not a UUID) is reserved to nobody.
+    """
+    head, sep, _ = record_id.partition(_SEP)
+    if not sep or len(head) != 36:
+        return None
+    try:
+        return str(uuid.UUID(head))
+    except ValueError:
+        return None

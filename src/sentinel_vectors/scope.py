@@ -9,9 +9,10 @@ that holds the resource id. :meth:`Scope.access` asks the permission service
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sentinel_vectors import identity
 from sentinel_vectors.auth import AuthContext
@@ -153,6 +154,37 @@ class Access:
         return f"Access(action={self.action!r}, full={self.full!r}, ids={self.count})"
 
 
+@dataclass
+class _RequestGrants:
+    """What this process learned about the caller's resources during one request.
+
+    ``RequestAuth`` caches ``accessible()`` for the request, so a resource the caller
+    registers (and becomes owner of) in the request is missing from later answers, and
+    one it deleted is still listed. Both are corrected here, keyed by the auth object so
+    that every scope built from the same ``RequestAuth`` agrees.
+    """
+
+    granted: set[tuple[str, str]] = field(default_factory=set)
+    revoked: set[tuple[str, str]] = field(default_factory=set)
+
+
+# id(auth) -> grants; the entry is dropped when the auth object is collected.
+_GRANTS: dict[int, _RequestGrants] = {}
+
+
+def _grants_of(auth: object) -> _RequestGrants:
+    key = id(auth)
+    grants = _GRANTS.get(key)
+    if grants is None:
+        grants = _RequestGrants()
+        try:
+            weakref.finalize(auth, _GRANTS.pop, key, None)
+        except TypeError:
+            return grants  # not weak-referenceable: the grants live in this scope only
+        _GRANTS[key] = grants
+    return grants
+
+
 @dataclass(frozen=True)
 class Scope:
     """The fixed tenancy context of one scoped store.
@@ -167,6 +199,7 @@ class Scope:
     user_id: str
     role: str
     timeout: float
+    _grants: _RequestGrants = field(default_factory=_RequestGrants, repr=False, compare=False)
 
     @classmethod
     def of(
@@ -220,6 +253,7 @@ class Scope:
             user_id=canonical_uuid(auth.user_id, what="auth.user_id"),
             role=str(auth.workspace_role),
             timeout=timeout,
+            _grants=_grants_of(auth),
         )
 
     @property
@@ -246,36 +280,100 @@ class Scope:
             time_limit=self.timeout,
             idempotent=True,
         )
-        return _parse_answer(action, answer)
+        return self._with_grants(_parse_answer(action, answer))
 
-    async def registered(self, resource_ids: Iterable[str]) -> set[str] | None:
-        """Which of ``resource_ids`` the identity service has registered; fail closed.
+    # -- what this request changed ---------------------------------------------------
 
-        Uses ``get_resource_acl`` when the auth context has it (``RequestAuth`` does): a
-        404 means "not registered", any other failure raises
-        :class:`PermissionServiceError`. Returns ``None`` when the auth context cannot
-        tell, so callers fall back to what the store knows.
+    def grant(self, resource_id: str) -> None:
+        """Record that the caller registered ``resource_id`` in this request (its owner).
+
+        Later :meth:`access` answers of every scope built from the same auth object
+        include it for ``view`` and ``edit``, although ``RequestAuth`` cached the answer
+        from before the registration. Called by the resource lifecycle only.
         """
-        lookup = getattr(self.auth, "get_resource_acl", None)
+        key = (self.resource_type, canonical_uuid(resource_id, what="resource_id"))
+        self._grants.revoked.discard(key)
+        self._grants.granted.add(key)
+
+    def forget(self, resource_id: str) -> None:
+        """Record that ``resource_id`` was deregistered in this request.
+
+        Later :meth:`access` answers leave it out, although a cached answer still lists
+        it: nothing can be written for a resource the identity service no longer knows.
+        """
+        key = (self.resource_type, canonical_uuid(resource_id, what="resource_id"))
+        self._grants.granted.discard(key)
+        self._grants.revoked.add(key)
+
+    def granted(self, resource_id: str) -> bool:
+        """Whether the caller registered ``resource_id`` in this request (and kept it)."""
+        return (self.resource_type, resource_id) in self._grants.granted
+
+    def _with_grants(self, access: Access) -> Access:
+        grants = self._grants
+        if access.full or not (grants.granted or grants.revoked):
+            return access
+        kind = self.resource_type
+        added = {rid for t, rid in grants.granted if t == kind}
+        removed = {rid for t, rid in grants.revoked if t == kind}
+        if not added and not removed:
+            return access
+        ids = (access.resource_ids | added) - removed
+        return Access(action=access.action, full=False, resource_ids=frozenset(ids))
+
+    async def registered(self, resource_ids: Iterable[str]) -> set[str]:
+        """Which of ``resource_ids`` are registered in the caller's workspace; fail closed.
+
+        Asks ``get_resource_acl`` (``RequestAuth`` has it). A 404 or a record of another
+        workspace means "not registered here"; any other failure, a timeout, a malformed
+        answer, or an auth context without ``get_resource_acl`` raises
+        :class:`PermissionServiceError`. Resources the caller registered in this request
+        (:meth:`grant`) are known without a call.
+        """
+        wanted = sorted(set(resource_ids))
+        known = {rid for rid in wanted if self.granted(rid)}
+        wanted = [rid for rid in wanted if rid not in known]
+        if not wanted:
+            return known
+        lookup: Any = getattr(self.auth, "get_resource_acl", None)
         if lookup is None:
-            return None
-        known: set[str] = set()
-        for rid in sorted(resource_ids):
+            raise PermissionServiceError(
+                "the auth context has no get_resource_acl(), so whether a resource is "
+                "registered cannot be checked; the write was refused (fail closed)"
+            )
+        revoked = {rid for t, rid in self._grants.revoked if t == self.resource_type}
+        for rid in wanted:
+            key = uuid.UUID(rid)
 
-            async def exists(rid: str = rid) -> bool:
-                await lookup(self.resource_type, uuid.UUID(rid))
-                return True
+            def ask(key: uuid.UUID = key) -> Any:
+                return lookup(self.resource_type, key)
 
-            found = await identity.call(
+            record = await identity.call(
                 f"the lookup of resource {rid}",
-                exists,
+                ask,
                 time_limit=self.timeout,
                 idempotent=True,
                 missing_ok=True,
             )
-            if found:
+            if (
+                record is not None
+                and _workspace_of(record) == self.workspace_id
+                and rid not in revoked
+            ):
                 known.add(rid)
         return known
+
+
+def _workspace_of(record: object) -> str:
+    """The canonical workspace id of an ACL record, or fail closed."""
+    try:
+        value = record["workspace_id"]  # type: ignore[index]
+        return canonical_uuid(value, what="workspace_id")
+    except (KeyError, TypeError, InvalidInputError) as exc:
+        raise PermissionServiceError(
+            "the permission service answered a resource record without a valid workspace_id; "
+            "the write was refused (fail closed)"
+        ) from exc
 
 
 def _parse_answer(action: Action, answer: object) -> Access:

@@ -287,19 +287,24 @@ async def test_invariant_4_edit_share_grants_writes(world: World, chroma_collect
 
 
 @pytest.mark.invariant(4)
-async def test_invariant_4_editor_may_create_a_new_resource(
+@pytest.mark.invariant(8)
+async def test_invariant_8_a_new_resource_is_written_only_once_registered(
     world: World, chroma_collection: Any
 ) -> None:
     new_doc = str(uuid.uuid4())
-    docs = store(chroma_collection, world.editor)
+    before = await native_ids(chroma_collection)
+    # Chunks of a resource the identity service does not know: refused, nothing written
+    # (they would be invisible to their writer and claimable by whoever registers first).
+    with pytest.raises(AccessDeniedError):
+        await store(chroma_collection, world.editor).add(
+            ids=["n1", "n2"], embeddings=[NEAR, NEAR], metadatas=[{"resource_id": new_doc}] * 2
+        )
+    assert await native_ids(chroma_collection) == before
+    world.t.resource(world.editor, "private", resource_id=uuid.UUID(new_doc))
+    docs = store(chroma_collection, world.t.fresh(world.editor))
     await docs.add(
         ids=["n1", "n2"], embeddings=[NEAR, NEAR], metadatas=[{"resource_id": new_doc}] * 2
     )
-    # Not registered yet: not even the author can read it until the service knows it.
-    assert (await store(chroma_collection, world.t.fresh(world.editor)).get(ids=["n1"]))[
-        "ids"
-    ] == []
-    world.t.resource(world.editor, "private", resource_id=uuid.UUID(new_doc))
     visible = await store(chroma_collection, world.t.fresh(world.editor)).get()
     assert sorted(visible["ids"]) == ["n1", "n2", "public"]
 
@@ -323,7 +328,8 @@ async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_reso
 async def test_invariant_6_registry_lookup_failure_refuses_the_write(
     world: World, chroma_collection: Any
 ) -> None:
-    docs = store(chroma_collection, world.t.fresh(world.editor))
+    # Admins' writes ask the registry whether the resource is registered here.
+    docs = store(chroma_collection, world.t.fresh(world.admin))
     before = await native_ids(chroma_collection)
     # accessible() answers; the following registry lookup fails.
     await docs.scope.access("edit")  # warm the request's accessible() cache

@@ -110,6 +110,7 @@ async def test_postfilter_reports_incomplete_when_over_fetch_cannot_fill_k(
     assert res["ids"][0] == seen[:2]  # 22 candidates: 20 decoys, then 2 visible
 
 
+@pytest.mark.invariant(9)  # auto never exposes complete=False (a side channel)
 async def test_auto_falls_back_to_the_prefilter_when_over_fetch_falls_short(
     tenancy: Tenancy, chroma_collection: Any
 ) -> None:

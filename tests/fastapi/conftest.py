@@ -11,6 +11,7 @@ the session; every test works in fresh workspaces, so tests never see each other
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import uuid
@@ -30,14 +31,16 @@ from starlette.types import Receive, Scope, Send
 from examples.fastapi_service.app import create_app
 from examples.fastapi_service.settings import Settings
 from sentinel_vectors.fastapi import STATE_ATTR, VectorStores
-from sentinel_vectors.index import CHUNK_OF_KEY
 from sentinel_vectors.testing import PermissionServiceEmulator, SigningKeys, make_user
 from sentinel_vectors.testing.server import EmulatorServer
 from tests.servers.postgres import PostgresServer
 
 SERVICE = "docs-service"
 SERVICE_KEY = "sk-docs-service-test"
-BACKENDS = ["chroma", "qdrant", "pgvector"]
+BACKENDS = ["chroma", "qdrant", "pgvector"] + (
+    ["qdrant-server"] if os.environ.get("QDRANT_URL") else []
+)
+"""Qdrant runs in local mode, and against a server too when ``QDRANT_URL`` is set."""
 
 
 # --------------------------------------------------------------------------- faults
@@ -243,7 +246,7 @@ class Service:
 
     async def raw_chunks(self, resource_id: str) -> list[dict[str, Any]]:
         """Metadata of every stored chunk of ``resource_id``, read natively (no scope)."""
-        return await raw_where(self.stores, CHUNK_OF_KEY, resource_id)
+        return await raw_where(self.stores, "resource_id", resource_id)
 
     async def raw_in(self, workspace: uuid.UUID) -> list[dict[str, Any]]:
         """Metadata of every stored chunk of ``workspace``, read natively (no scope)."""
@@ -327,13 +330,16 @@ async def service(
     """The example service on one backend, for the whole session."""
     backend = str(request.param)
     data = tmp_path_factory.mktemp(f"docs-{backend}")
-    settings = settings_for(identity, backend, data, **store_options(request, backend))
+    kind = "qdrant" if backend == "qdrant-server" else backend
+    settings = settings_for(identity, kind, data, **store_options(request, backend))
     async with running(settings, identity) as svc:
         yield svc
 
 
 def store_options(request: pytest.FixtureRequest, backend: str) -> dict[str, Any]:
-    """Settings a backend needs beyond the defaults: pgvector's server and a fresh table."""
+    """Settings a backend needs beyond the defaults: a server and a fresh table/collection."""
+    if backend == "qdrant-server":
+        return {"store_url": os.environ["QDRANT_URL"], "collection": f"docs_{uuid.uuid4().hex}"}
     if backend != "pgvector":
         return {}
     server: PostgresServer = request.getfixturevalue("postgres_server")

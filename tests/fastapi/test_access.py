@@ -193,7 +193,7 @@ async def test_a_viewer_cannot_create_documents(service: Service) -> None:
 async def test_invariant_4_only_the_owner_or_an_admin_may_delete(world: World) -> None:
     svc = world.svc
     public, private = world.docs["workspace"], world.docs["private"]
-    for who in (world.editor, world.viewer, world.b_admin):
+    for who in (world.editor, world.viewer):
         r = await svc.http.delete(f"/documents/{public.id}", headers=who.headers)
         assert r.status_code == 403, (who.user.workspace_role, r.text)
     assert len(await svc.raw_chunks(public.id)) == 1
@@ -210,6 +210,31 @@ async def test_invariant_4_only_the_owner_or_an_admin_may_delete(world: World) -
             assert doc.id not in await svc.found(who, WORD)
     r = await svc.http.delete(f"/documents/{public.id}", headers=world.owner.headers)
     assert r.status_code == 404, r.text
+
+
+@pytest.mark.invariant(9)
+async def test_invariant_9_delete_of_a_hidden_or_foreign_document_answers_like_an_unknown_id(
+    world: World,
+) -> None:
+    svc = world.svc
+    private, b_doc = world.docs["private"], world.docs["b"]
+    cases = {
+        # who: documents they cannot see (hidden in their workspace, or another's)
+        "editor": (world.editor, [private.id, b_doc.id]),
+        "viewer": (world.viewer, [private.id, b_doc.id]),
+        "admin of B": (world.b_admin, [private.id, world.docs["workspace"].id]),
+        "admin": (world.admin, [b_doc.id]),
+    }
+    for name, (who, docs) in cases.items():
+        answers = set()
+        for doc in [*docs, str(uuid.uuid4())]:  # the last one is unknown everywhere
+            r = await svc.http.delete(f"/documents/{doc}", headers=who.headers)
+            answers.add((r.status_code, r.json()["detail"].replace(doc, "<id>")))
+        assert len(answers) == 1, (name, answers)
+        assert answers.pop()[0] == 404
+    for doc in (private, b_doc, world.docs["workspace"]):
+        assert svc.identity.registered(doc.id)
+        assert len(await svc.raw_chunks(doc.id)) == 1
 
 
 # --------------------------------------------------------------------------- tokens

@@ -81,6 +81,26 @@ def build_app(identity: Identity, data: Path) -> FastAPI:
         done = await notes.index_resource(note_id, [chunk], visibility="private")
         return {"created": done.created}
 
+    @app.post("/notes-bulk")
+    async def put_notes(texts: list[str], notes: Lifecycle, raw: Notes, auth: Auth) -> Any:
+        # The request's RequestAuth caches accessible() before any note exists.
+        await auth.accessible("note", "view")
+        await auth.accessible("note", "edit")
+        created = []
+        for text in texts:
+            note = uuid.uuid4()
+            await notes.index_resource(note, [Chunk(text, EMBED.embed_query(text))])
+            created.append(str(note))
+        # The raw wrapper of the same request may write to and read the new notes, too.
+        await raw.upsert(
+            ids=[f"{created[0]}:extra"],
+            embeddings=[EMBED.embed_query("extra")],
+            documents=["extra"],
+            metadatas=[{"resource_id": created[0]}],
+        )
+        got = await raw.get(include=[])
+        return {"created": created, "visible": sorted(got["ids"])}
+
     @app.get("/{name}/query")
     async def query(
         name: str, q: str, docs: Docs, notes: Notes, auth: Auth, where: str | None = None
@@ -201,6 +221,7 @@ async def test_bad_input_is_422_with_the_reason(
 ) -> None:
     owner = person(identity, "editor", uuid.uuid4())
     doc = uuid.uuid4()
+    register(identity, "document", doc, owner.user)  # writes need a registered resource
     r = await http.post(f"/documents/{doc}", params={"text": "seed"}, headers=owner.headers)
     assert r.status_code == 200, r.text
     r = await http.get(path, params=params, headers=owner.headers)
@@ -283,3 +304,17 @@ async def test_an_app_without_installed_stores_answers_500(identity: Identity) -
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         r = await client.get("/x", headers=owner.headers)
     assert r.status_code == 500
+
+
+async def test_one_request_may_create_and_index_many_resources(
+    http: httpx.AsyncClient, identity: Identity
+) -> None:
+    # Issue #10 finding 7: RequestAuth caches accessible() for the request; the lifecycle
+    # tells every scope of the request that the caller owns what it just registered.
+    owner = person(identity, "editor", uuid.uuid4())
+    r = await http.post("/notes-bulk", json=["one", "two", "three"], headers=owner.headers)
+    assert r.status_code == 200, r.text
+    created = r.json()["created"]
+    assert len(created) == 3
+    assert all(identity.emulator.get("note", uuid.UUID(n), service_name=SERVICE) for n in created)
+    assert r.json()["visible"] == sorted([f"{n}:0" for n in created] + [f"{created[0]}:extra"])

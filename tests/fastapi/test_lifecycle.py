@@ -395,20 +395,39 @@ async def test_delete_when_someone_deregistered_meanwhile_succeeds(
     assert await service.raw_chunks(doc) == []
 
 
-async def test_orphan_chunks_are_visible_to_admins_and_an_admin_delete_removes_them(
+@pytest.mark.invariant(8)
+async def test_invariant_8_orphan_chunks_are_never_claimed_and_an_admin_delete_removes_them(
     service: Service, team: Team
 ) -> None:
-    # Why index registers first: chunks written without a registration (here through the
-    # scoped store directly, as the guide's "write then register" order leaves them on a
-    # crash) are invisible to members but visible to every workspace admin.
+    # Chunks whose resource the identity service does not know can no longer be written;
+    # they remain possible as data of earlier versions, or of a resource deregistered
+    # behind the store's back. Simulate that: index, then deregister in the service only.
     doc = str(uuid.uuid4())
-    owner = request_auth(team.owner.user, team.owner.token, permissions_of(service))
-    index = service.stores.index("documents", owner)
-    await index.put_chunks(doc, chunks(f"{WORD} orphan"))
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} orphan"))
+    service.identity.emulator.deregister("document", uuid.UUID(doc), service_name=SERVICE)
     assert await team.admin_finds() == {doc}
     assert await service.found(team.owner, WORD) == set()  # not even its writer sees it
-    assert await team.delete(doc) == 404  # the owner cannot remove it: unknown, not editable
+    # Another member cannot claim the id (registering would hand them the chunks) ...
+    thief = service.person("editor", team.ws)
+    with pytest.raises(ResourceConflictError):
+        await lifecycle(service, thief).index_resource(doc, chunks(f"{WORD} mine"))
+    assert not service.identity.registered(doc)
+    assert await team.delete(doc, thief) == 404
+    assert await team.delete(doc) == 404  # the owner cannot remove it: not registered
     assert len(await service.raw_chunks(doc)) == 1
-    assert await team.delete(doc, team.admin) == 404  # unknown to the service ...
-    assert await service.raw_chunks(doc) == []  # ... but its chunks are gone
+    assert await team.delete(doc, team.admin) == 204  # an admin cleans the orphan up
+    assert await service.raw_chunks(doc) == []
+    assert await team.delete(doc, team.admin) == 404  # and then it is unknown
     await team.nothing_here()
+
+
+async def test_orphan_chunks_all_of_the_callers_own_may_be_claimed_by_it(
+    service: Service, team: Team
+) -> None:
+    doc = str(uuid.uuid4())
+    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} a", f"{WORD} b"))
+    service.identity.emulator.deregister("document", uuid.UUID(doc), service_name=SERVICE)
+    result = await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} c"))
+    assert result.created
+    assert await service.found(team.owner, WORD) == {doc}
+    assert [c["chunk_index"] for c in await service.raw_chunks(doc)] == [0]

@@ -9,6 +9,7 @@ from typing import Any
 import chromadb
 import pytest
 
+from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_chroma import ScopedCollection
@@ -50,6 +51,9 @@ class ChromaLeakBackend:
 
     async def listing(self, handle: object, auth: object, flt: Filter | None) -> list[str]:
         return list((await self._store(handle, auth).get(where=flt, include=[]))["ids"])
+
+    def binding(self, handle: object) -> ChromaBackend:
+        return ChromaBackend(handle, resource_type="document")
 
     async def drop(self, handle: object) -> None:
         self.client.delete_collection(handle.name)  # type: ignore[attr-defined]

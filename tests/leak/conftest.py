@@ -39,6 +39,16 @@ __all__ = [
 ]
 
 
+WRITE_BACKENDS = ["leak_chroma_http", "leak_qdrant_local", "leak_qdrant_server", "leak_pgvector"]
+"""The backends of the write side (the retrievers write through these same bindings)."""
+
+
+@pytest.fixture(params=WRITE_BACKENDS)
+def write_backend(request: pytest.FixtureRequest) -> object:
+    """Every backend of the write side, in turn."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(params=LEAK_BACKENDS)
 def leak_backend(request: pytest.FixtureRequest) -> object:
     """Every backend that joined the harness, in turn."""

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from sentinel_vectors.backends.pgvector import PgvectorBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_pgvector import ScopedVectorStore, chunk_table, hnsw_index
@@ -75,6 +76,10 @@ class PgvectorLeakBackend:
 
     async def listing(self, handle: object, auth: object, flt: Filter | None) -> list[str]:
         return [record.id for record in await self._store(handle, auth).get(filter=flt)]
+
+    def binding(self, handle: object) -> PgvectorBackend:
+        assert isinstance(handle, _Handle)
+        return PgvectorBackend(handle.engine, handle.table, resource_type="document")
 
     async def drop(self, handle: object) -> None:
         assert isinstance(handle, _Handle)

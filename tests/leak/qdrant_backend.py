@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pytest
 from qdrant_client import QdrantClient, models
 
+from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
@@ -86,7 +87,12 @@ class QdrantLeakBackend:
         records, _ = await self._scoped(auth).scroll(
             handle.name, scroll_filter=flt, limit=10_000, with_payload=False
         )
-        return [handle.chunk_ids[str(r.id)] for r in records]
+        # Points the write side wrote ("<resource>:<i>") come back as they were written.
+        return [handle.chunk_ids.get(str(r.id), str(r.id)) for r in records]
+
+    def binding(self, handle: object) -> QdrantBackend:
+        assert isinstance(handle, Handle)
+        return QdrantBackend(self.client, handle.name, resource_type="document")
 
     async def drop(self, handle: object) -> None:
         assert isinstance(handle, Handle)

@@ -156,10 +156,10 @@ async def test_invariant_1_scoped_select_is_constrained(
 
 @pytest.mark.invariant(2)
 async def test_invariant_2_writes_stamp_tenancy_and_refuse_disagreeing_keys(
-    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World
+    async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
 ) -> None:
-    bob = store(async_engine, world.bob, chunks)
-    new = str(uuid.uuid4())
+    new = tenancy.resource(world.bob)  # registered first (invariant 8)
+    bob = store(async_engine, tenancy.fresh(world.bob), chunks)
     await bob.add("n1", vec(5), {"resource_id": new.upper(), "workspace_id": str(world.ws)})
     with sync_engine.connect() as conn:
         row = conn.execute(
@@ -393,8 +393,12 @@ async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_reso
     with sync_engine.connect() as conn:
         planted = conn.execute(select(chunks.c.id).where(chunks.c.id == "planted")).all()
     assert planted == []
-    # A resource Sentinel does not know yet is new: an editor may index it.
-    await s.add("fresh", QUERY, {"resource_id": str(uuid.uuid4())})
+    # A resource Sentinel does not know is refused too (invariant 8): register it first.
+    with pytest.raises(AccessDeniedError):
+        await s.add("fresh", QUERY, {"resource_id": str(uuid.uuid4())})
+    own = tenancy.resource(carol)
+    carol_again = store(async_engine, tenancy.fresh(carol), chunks)
+    await carol_again.add("fresh", QUERY, {"resource_id": own})
     # Bob, who owns the empty document, may fill it.
     await store(async_engine, world.bob, chunks).add("his", QUERY, {"resource_id": empty_private})
 
@@ -403,7 +407,9 @@ async def test_invariant_4_editor_cannot_plant_chunks_in_a_registered_empty_reso
 async def test_invariant_6_registry_lookup_failure_refuses_the_write(
     async_engine: AsyncEngine, sync_engine: Engine, chunks: Table, world: World, tenancy: Tenancy
 ) -> None:
-    s = store(async_engine, tenancy.fresh(world.bob), chunks)
+    # Admins' writes ask the registry whether the resource is registered here.
+    admin = tenancy.member("admin", world.ws)
+    s = store(async_engine, admin, chunks)
     await s.scope.access("edit")  # accessible() answers (cached for the request)...
     tenancy.running.emulator.fail_with_status = 503  # ...the registry lookup fails
     try:

@@ -106,6 +106,7 @@ async def test_postfilter_reports_incomplete_when_over_fetch_cannot_fill_k(
     assert [h.id for h in hits] == seen[:2]
 
 
+@pytest.mark.invariant(9)  # auto never exposes complete=False (a side channel)
 async def test_auto_falls_back_to_the_prefilter_when_over_fetch_falls_short(
     tenancy: Tenancy, async_engine: AsyncEngine, chunks: Table
 ) -> None:

@@ -110,6 +110,14 @@ async def test_sync_store_cannot_plant_chunks_in_a_registered_empty_resource(
         await anyio.to_thread.run_sync(
             lambda: s.add("planted", vec(1), {"resource_id": empty_private})
         )
-    await anyio.to_thread.run_sync(lambda: s.add("ok", vec(1), {"resource_id": str(uuid.uuid4())}))
+    with pytest.raises(AccessDeniedError):  # unknown to Sentinel: refused too
+        await anyio.to_thread.run_sync(
+            lambda: s.add("ok", vec(1), {"resource_id": str(uuid.uuid4())})
+        )
+    own = tenancy.resource(editor)
+    s = SyncScopedVectorStore(
+        sync_engine, tenancy.fresh(editor).auth, model=chunks, resource_type="document"
+    )
+    await anyio.to_thread.run_sync(lambda: s.add("ok", vec(1), {"resource_id": own}))
     with sync_engine.connect() as conn:
         assert conn.execute(select(chunks.c.id)).scalars().all() == ["ok"]

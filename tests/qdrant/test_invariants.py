@@ -497,14 +497,29 @@ async def test_invariant_4_viewers_and_non_editors_cannot_write(
             qdrant.name,
             [models.PointStruct(id=1, vector=vec(1), payload={"resource_id": world.public})],
         )
+    # Points the editor may not view (1, 3, UUID_ID: private or shared with others) are
+    # absent ids (invariant 9): nothing changes, no error, the answer of a missing id.
+    absent = await editor.delete(qdrant.name, [999])
     for call in (
-        editor.delete(qdrant.name, [1, 2]),
+        editor.delete(qdrant.name, [1, 3]),
         editor.set_payload(qdrant.name, {"x": 1}, models.PointIdsList(points=[1])),
         editor.overwrite_payload(qdrant.name, {"x": 1}, [3]),
         editor.delete_payload(qdrant.name, ["topic"], [UUID_ID]),
         editor.clear_payload(qdrant.name, [1]),
-        editor.update_vectors(qdrant.name, [models.PointVectors(id=1, vector=vec(0, 1))]),
         editor.delete_vectors(qdrant.name, [""], [1]),
+    ):
+        assert await call == absent
+    with pytest.raises(InvalidInputError):  # as for a missing point
+        await editor.update_vectors(qdrant.name, [models.PointVectors(id=1, vector=vec(0, 1))])
+    # Points the caller may view but not edit are refused by name.
+    for call in (
+        viewer.delete(qdrant.name, [2, 3]),
+        viewer.set_payload(qdrant.name, {"x": 1}, models.PointIdsList(points=[3])),
+        viewer.overwrite_payload(qdrant.name, {"x": 1}, [3]),
+        viewer.delete_payload(qdrant.name, ["topic"], [UUID_ID]),
+        viewer.clear_payload(qdrant.name, [2]),
+        viewer.update_vectors(qdrant.name, [models.PointVectors(id=3, vector=vec(0, 1))]),
+        viewer.delete_vectors(qdrant.name, [""], [3]),
     ):
         with pytest.raises(AccessDeniedError):
             await call
@@ -551,7 +566,8 @@ async def test_invariant_4_editor_cannot_plant_points_in_a_registered_empty_reso
 
 
 @pytest.mark.invariant(4)
-async def test_invariant_4_edit_shares_and_new_resources_are_writable(
+@pytest.mark.invariant(8)
+async def test_invariant_4_edit_shares_and_registered_resources_are_writable(
     world: World, qdrant: Store
 ) -> None:
     world.t.share(world.private, world.editor, "edit")
@@ -559,13 +575,18 @@ async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     await editor.update_vectors(qdrant.name, [models.PointVectors(id=1, vector=vec(0, 0, 1))])
     await editor.set_payload(qdrant.name, {"edited": 1}, [1])
     own_doc = world.t.resource(world.editor, "private")  # registered, no points yet
-    unregistered = str(uuid.uuid4())  # a new resource Sentinel does not know (yet)
+    unregistered = str(uuid.uuid4())  # a resource Sentinel does not know
     # A new request: this one's accessible() answer predates own_doc's registration.
     editor = scoped(qdrant, world.t.fresh(world.editor))
+    with pytest.raises(AccessDeniedError):  # invariant 8: register it first
+        await editor.upsert(
+            qdrant.name,
+            [models.PointStruct(id=40, vector=vec(1), payload={"resource_id": unregistered})],
+        )
     await editor.upsert(
         qdrant.name,
         [
-            models.PointStruct(id=40, vector=vec(1), payload={"resource_id": unregistered}),
+            models.PointStruct(id=40, vector=vec(1), payload={"resource_id": own_doc}),
             models.PointStruct(id=41, vector=vec(1), payload={"resource_id": own_doc}),
         ],
     )
@@ -579,8 +600,6 @@ async def test_invariant_4_edit_shares_and_new_resources_are_writable(
     # A new request: RequestAuth de-duplicates accessible() within one request.
     editor = scoped(qdrant, world.t.fresh(world.editor))
     await editor.delete(qdrant.name, [1, 41])
-    with pytest.raises(AccessDeniedError):  # nobody registered it: only admins reach it now
-        await editor.delete(qdrant.name, [40])
     left = (await scoped(qdrant, world.admin).scroll(qdrant.name))[0]
     assert same(ids(left), [2, 3, UUID_ID, 40])
 
@@ -794,9 +813,22 @@ async def test_invariant_7_recheck_drops_what_a_broken_filter_lets_through(
 ) -> None:
     # B's admin stamps A's workspace-visible document id on a point of B's, nearest of all:
     # only the workspace constraint keeps it away from A.
+    # (The write rule refuses that resource in B; the stamp is tampered with natively.)
     await scoped(qdrant, world.outsider_admin).upsert(
         qdrant.name,
-        [models.PointStruct(id=7, vector=NEAR, payload={"resource_id": world.public})],
+        [models.PointStruct(id=7, vector=NEAR, payload={"resource_id": world.b_doc})],
+    )
+    await qdrant.native(
+        "set_payload",
+        payload={"resource_id": world.public},
+        points=models.Filter(
+            must=[
+                models.FieldCondition(
+                    key="workspace_id", match=models.MatchValue(value=str(world.ws_b))
+                ),
+                models.FieldCondition(key=ID_KEY, match=models.MatchValue(value=7)),
+            ]
+        ),
     )
     assert (
         ids((await scoped(qdrant, world.viewer).query_points(qdrant.name, query=NEAR)).points)

@@ -118,6 +118,7 @@ async def test_postfilter_reports_incomplete_when_over_fetch_cannot_fill_k(
     assert [p.id for p in res.points] == seen[:2]
 
 
+@pytest.mark.invariant(9)  # auto never exposes complete=False (a side channel)
 async def test_auto_falls_back_to_the_prefilter_when_over_fetch_falls_short(
     tenancy: Tenancy, qdrant: Store
 ) -> None:

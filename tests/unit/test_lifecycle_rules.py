@@ -19,11 +19,13 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.lifecycle import (
     ResourceConflictError,
+    ResourceNotFoundError,
     ResourceRecord,
     check_may_create,
     check_may_delete,
     check_same_workspace,
 )
+from sentinel_vectors.policy import resource_of_id
 from sentinel_vectors.scope import Scope
 
 WS, OTHER_WS = str(uuid.uuid4()), str(uuid.uuid4())
@@ -54,11 +56,13 @@ def record(workspace: str = WS, owner: str = USER) -> ResourceRecord:
     return ResourceRecord(RID, workspace, owner, "private")
 
 
-def test_chunk_ids_are_deterministic_uuids_per_resource_and_position() -> None:
-    assert chunk_id(RID, 0) == chunk_id(RID.upper(), 0)
+def test_chunk_ids_are_reserved_to_their_resource_per_position() -> None:
+    assert chunk_id(RID, 0) == chunk_id(RID.upper(), 0) == f"{RID}:0"
     assert chunk_id(RID, 0) != chunk_id(RID, 1)
     assert chunk_id(RID, 0) != chunk_id(str(uuid.uuid4()), 0)
-    assert uuid.UUID(chunk_id(RID, 3)).version == 5
+    assert resource_of_id(chunk_id(RID, 3)) == RID
+    with pytest.raises(InvalidInputError):
+        chunk_id(RID, -1)
 
 
 def test_chunk_metadata_stamps_the_resource_and_bookkeeping_and_refuses_reserved_keys() -> None:
@@ -98,7 +102,7 @@ def test_deleting_needs_the_owner_or_an_admin() -> None:
     check_may_delete(scope("owner"), record(owner=OTHER_USER))
     with pytest.raises(AccessDeniedError):
         check_may_delete(scope("editor"), record(owner=OTHER_USER))
-    with pytest.raises(ResourceConflictError):
+    with pytest.raises(ResourceNotFoundError):
         check_may_delete(scope("admin"), record(workspace=OTHER_WS))
 
 

@@ -144,22 +144,99 @@ def test_replacing_keeps_the_stored_owner() -> None:
 
 
 @pytest.mark.invariant(4)
-def test_invariant_4_write_rule() -> None:
+@pytest.mark.invariant(8)
+async def test_invariant_8_write_rule_needs_a_registered_editable_resource() -> None:
     p = policy("editor")
     edit = Access("edit", False, frozenset({R1}))
-    # editable resource: fine; new resource (no chunks yet): editors may create
-    p.authorize_write(edit, resources=[R1, R2], existing=[], populated=set())
-    # existing resource the caller cannot edit
+    await p.authorize_resources(edit, [R1])
+    # A resource that is not editable (unknown, another workspace's, hidden or only
+    # viewable: accessible(edit) does not list it) is refused, with one message whatever
+    # the reason: nothing tells them apart.
+    messages = set()
+    for role in ("viewer", "editor"):
+        with pytest.raises(AccessDeniedError) as err:
+            await policy(role).authorize_resources(edit, [R2])
+        messages.add(str(err.value))
+    assert len(messages) == 1
+    assert R2 in messages.pop()
+    # replacing a stored record of a resource the caller cannot edit names no resource
+    with pytest.raises(AccessDeniedError) as err:
+        p.authorize_write(edit, existing=[ExistingRecord(WS, R2, USER)])
+    assert R2 not in str(err.value)
+
+
+@dataclass
+class AclAuth(StaticAuth):
+    """StaticAuth plus get_resource_acl over a fixed registry {resource id: workspace}."""
+
+    registry: dict[str, str] = field(default_factory=dict)
+    lookups: list[str] = field(default_factory=list)
+
+    async def get_resource_acl(self, resource_type: str, resource_id: uuid.UUID) -> dict:
+        self.lookups.append(str(resource_id))
+        ws = self.registry.get(str(resource_id))
+        if ws is None:
+            raise NotFound()
+        return {"resource_id": str(resource_id), "workspace_id": ws}
+
+
+class NotFound(Exception):
+    status_code = 404
+
+
+@pytest.mark.invariant(8)
+async def test_invariant_8_full_access_writes_only_resources_registered_in_the_workspace() -> None:
+    other_ws = str(uuid.uuid4())
+    auth = AclAuth(workspace_role="admin", registry={R1: WS, R2: other_ws})
+    p = TenancyPolicy(Scope.of(auth, resource_type="document"))
+    full = Access("edit", True, frozenset())
+    await p.authorize_resources(full, [R1])
+    messages = set()
+    for rid in (R2, str(uuid.uuid4())):  # another workspace's, unknown: one answer
+        with pytest.raises(AccessDeniedError) as err:
+            await p.authorize_resources(full, [rid])
+        messages.add(str(err.value).replace(rid, "<id>"))
+    assert len(messages) == 1
+    # an auth context that cannot tell fails closed
+    with pytest.raises(PermissionServiceError):
+        await policy("admin").authorize_resources(full, [R1])
+
+
+@pytest.mark.invariant(4)
+def test_invariant_4_ids_of_the_form_resource_colon_are_reserved_to_that_resource() -> None:
+    p = policy()
+    p.check_ids([f"{R1}:0", f"{R1.upper()}:x", "free-form", R2], [{"resource_id": R1}] * 4)
     with pytest.raises(AccessDeniedError):
-        p.authorize_write(edit, resources=[R2], existing=[], populated={R2})
-    # replacing a stored record of a resource the caller cannot edit
+        p.check_ids([f"{R2}:0"], [{"resource_id": R1}])
+
+
+@pytest.mark.invariant(9)
+def test_invariant_9_hidden_records_are_absent_visible_uneditable_ones_raise() -> None:
+    p = policy()
+    edit = Access("edit", False, frozenset({R1}))
+    view = Access("view", False, frozenset({R1, R2}))
+    hidden = str(uuid.uuid4())
+    found = {
+        "a": ExistingRecord(WS, R1, USER),
+        "b": ExistingRecord(WS, hidden, USER),
+        "c": ExistingRecord(str(uuid.uuid4()), R1, USER),
+    }
+    assert p.reachable(found, edit, view) == ["a"]
     with pytest.raises(AccessDeniedError):
-        p.authorize_write(
-            edit, resources=[R1], existing=[ExistingRecord(WS, R2, USER)], populated=set()
-        )
-    # viewers create nothing
-    with pytest.raises(AccessDeniedError):
-        policy("viewer").authorize_write(edit, resources=[R2], existing=[], populated=set())
+        p.reachable({"d": ExistingRecord(WS, R2, USER)}, edit, view)
+
+
+async def test_grants_of_the_request_correct_a_cached_accessible_answer() -> None:
+    auth = StaticAuth(answer=([uuid.UUID(R1)], False))
+    first = Scope.of(auth, resource_type="document")
+    second = Scope.of(auth, resource_type="document")  # another store, same request
+    new = str(uuid.uuid4())
+    first.grant(new)
+    assert (await second.access("edit")).resource_ids == {R1, new}
+    second.forget(R1)
+    assert (await first.access("view")).resource_ids == {new}
+    other_request = Scope.of(StaticAuth(answer=([uuid.UUID(R1)], False)), resource_type="document")
+    assert (await other_request.access("view")).resource_ids == {R1}
 
 
 def test_partial_update_cannot_move_a_record() -> None:

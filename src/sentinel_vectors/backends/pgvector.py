@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sentinel_vectors import filters as F
@@ -10,8 +10,6 @@ from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.backends import StartupProblem, missing_adapter
 from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
-    CHUNK_INDEX_KEY,
-    CHUNK_OF_KEY,
     Chunk,
     Hit,
     check_chunks,
@@ -125,29 +123,32 @@ class PgvectorChunkIndex:
         return self.store.scope
 
     async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
-        """Upsert chunks ``0..n-1``, then remove stored chunks ``n..`` of the resource."""
+        """Upsert chunks ``0..n-1``, then remove every other chunk of the resource."""
         rid = canonical_uuid(resource_id, what="resource_id")
         checked = check_chunks(chunks)
+        ids = [chunk_id(rid, i) for i in range(len(checked))]
         await self.store.upsert(
-            ids=[chunk_id(rid, i) for i in range(len(checked))],
+            ids=ids,
             embeddings=[list(c.embedding) for c in checked],
             metadatas=[chunk_metadata(self.scope, rid, i, c) for i, c in enumerate(checked)],
             documents=[c.text for c in checked],
         )
-        await self.remove_chunks(rid, start=len(checked))
+        await self.remove_chunks(rid, keep=ids)
 
-    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
-        """Delete the resource's chunks from index ``start`` on (only editable ones)."""
+    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
+        """Delete every chunk of the resource in the workspace but ``keep`` (if editable)."""
         rid = canonical_uuid(resource_id, what="resource_id")
-        flt: F.Filter = F.eq(CHUNK_OF_KEY, rid)
-        if start > 0:
-            flt = F.and_(flt, F.gte(CHUNK_INDEX_KEY, start))
-        return await self.store.delete(filter=flt)
+        return await self.store._remove_resource(rid, sorted(keep))
 
     async def count_chunks(self, resource_id: str) -> int:
         """How many chunks of the resource the caller may view."""
         rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.store.count(filter=F.eq(CHUNK_OF_KEY, rid))
+        return await self.store._count_resource(rid)
+
+    async def claimable(self, resource_id: str) -> bool:
+        """Whether every chunk of the resource in the workspace is the caller's own."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        return await self.store._resource_owners(rid) <= {self.scope.user_id}
 
     async def search(
         self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None

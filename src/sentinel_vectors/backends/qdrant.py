@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from sentinel_vectors import filters as F
@@ -11,8 +11,6 @@ from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.backends import StartupProblem, missing_adapter
 from sentinel_vectors.errors import ReservedKeyError, StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
-    CHUNK_INDEX_KEY,
-    CHUNK_OF_KEY,
     TEXT_KEY,
     Chunk,
     Hit,
@@ -213,29 +211,27 @@ class QdrantChunkIndex:
                 vector = {self.vector_name: vector}
             points.append(models.PointStruct(id=chunk_id(rid, i), vector=vector, payload=payload))
         await self.client.upsert(self.collection_name, points)
-        await self.remove_chunks(rid, start=len(checked))
+        await self.remove_chunks(rid, keep=[chunk_id(rid, i) for i in range(len(checked))])
 
-    async def remove_chunks(self, resource_id: str, *, start: int = 0) -> int:
-        """Delete the resource's chunks from index ``start`` on (only editable ones).
+    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
+        """Delete every point of the resource in the workspace but ``keep`` (if editable).
 
-        Qdrant does not report how many points a delete removed: the number returned is
-        how many matching chunks the caller could view just before (exact for the owner
-        and admins, who may edit all they view).
+        Selected by the stamped resource key, so a point whose other payload was changed
+        or cleared is removed too.
         """
         rid = canonical_uuid(resource_id, what="resource_id")
-        flt: F.Filter = F.eq(CHUNK_OF_KEY, rid)
-        if start > 0:
-            flt = F.and_(flt, F.gte(CHUNK_INDEX_KEY, start))
-        found = await self.client.count(self.collection_name, count_filter=flt)
-        if found.count:
-            await self.client.delete(self.collection_name, flt)
-        return int(found.count)
+        return await self.client._remove_resource(self.collection_name, rid, keep)
 
     async def count_chunks(self, resource_id: str) -> int:
-        """How many chunks of the resource the caller may view."""
+        """How many points of the resource the caller may view."""
         rid = canonical_uuid(resource_id, what="resource_id")
-        found = await self.client.count(self.collection_name, count_filter=F.eq(CHUNK_OF_KEY, rid))
-        return int(found.count)
+        return await self.client._count_resource(self.collection_name, rid)
+
+    async def claimable(self, resource_id: str) -> bool:
+        """Whether every point of the resource in the workspace is the caller's own."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        owners = await self.client._resource_owners(self.collection_name, rid)
+        return owners <= {self.scope.user_id}
 
     async def search(
         self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None

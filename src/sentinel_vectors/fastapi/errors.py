@@ -15,6 +15,8 @@ Error                                      Status  Why
                                                    out; the read or write was refused
 ``StoreUnavailableError``                  503     the vector store could not be reached
                                                    (its own message: not the identity service)
+``ResourceNotFoundError``                  404     no such resource for this caller: unknown,
+                                                   another workspace's, or not visible
 ``AccessDeniedError`` (and                 403     the caller may not write or reach that
 ``ResourceConflictError``)                         resource
 ``WriteConflictError``                     409     a concurrent write changed a record
@@ -61,6 +63,7 @@ from sentinel_vectors.errors import (
     WriteConflictError,
 )
 from sentinel_vectors.identity import status_of, token_rejected
+from sentinel_vectors.lifecycle import ResourceNotFoundError
 
 __all__ = ["ERRORS_LOGGER", "add_exception_handlers", "status_for"]
 
@@ -88,6 +91,8 @@ def status_for(exc: BaseException) -> int:
         return 429
     if isinstance(exc, PermissionServiceError | StoreUnavailableError):
         return 503
+    if isinstance(exc, ResourceNotFoundError):
+        return 404
     if isinstance(exc, AccessDeniedError):
         return 403
     if isinstance(exc, WriteConflictError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
 from sentinel_vectors.auth import AuthContext
@@ -24,7 +24,7 @@ from sentinel_vectors.errors import (
 )
 from sentinel_vectors.filters import Filter, FilterCompiler, as_filter
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
-from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Action, Scope
 from sentinel_vectors.strategy import (
     DEFAULT_MAX_IDS_PER_QUERY,
     OverFetch,
@@ -201,9 +201,10 @@ class ScopedCollection:
     ) -> None:
         """Update existing records in place (metadata is merged, as in Chroma).
 
-        Every named record that exists must be editable by the caller; ids that do not
-        exist in the caller's workspace are ignored, as Chroma ignores them. Tenancy keys
-        may only be repeated with their stored values.
+        Every named record the caller may view must be editable by it (else nothing is
+        written); ids that do not exist in the caller's workspace, or name records the
+        caller may not view, are ignored, as Chroma ignores unknown ids (invariant 9).
+        Tenancy keys may only be repeated with their stored values.
         """
         id_list = as_id_list(ids)
         n = len(id_list)
@@ -221,11 +222,10 @@ class ScopedCollection:
         edit = await self.scope.access("edit")
         pids = [self._policy.physical_id(i) for i in id_list]
         stored = await self._stored(pids)
-        keep = [i for i, pid in enumerate(pids) if pid in stored]
+        # A record the caller may not view is an absent id (invariant 9).
+        reached = await self._reachable(stored, edit)
+        keep = [i for i, pid in enumerate(pids) if pid in reached]
         existing = {pos: stored[pids[i]] for pos, i in enumerate(keep)}
-        self._policy.authorize_write(
-            edit, resources=(), existing=existing.values(), populated=set()
-        )
         if not keep:
             return
         kept_metas = None
@@ -250,7 +250,8 @@ class ScopedCollection:
     ) -> Result:
         """Delete records the caller may edit, by id and/or filter.
 
-        Explicitly named ids that exist but are not editable raise
+        Named ids of records the caller may not view are treated as absent (invariant 9);
+        named records it may view but not edit raise
         :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a
         filter only ever matches editable records. Returns ``{"deleted": n}``.
         """
@@ -265,11 +266,11 @@ class ScopedCollection:
         pids = None if id_list is None else [self._policy.physical_id(i) for i in id_list]
         if pids is not None:
             stored = await self._stored(pids)
-            self._policy.authorize_write(
-                edit, resources=(), existing=stored.values(), populated=set()
-            )
-            if not stored:
+            # Hidden records are absent ids (invariant 9); visible, uneditable ones raise.
+            reached = await self._reachable(stored, edit)
+            if not reached:
                 return {"deleted": 0}
+            pids = [pid for pid in pids if pid in reached]
         plan = plan_read(
             self._policy, edit, caller, strategy=self._strategy, max_ids_per_query=self._max_ids
         )
@@ -547,11 +548,9 @@ class ScopedCollection:
             # Chroma's add skips existing ids without a word; ours refuses them.
             refuse_existing_ids([id_list[i] for i in existing])
         stamped = self._policy.stamp(metas, edit, existing)
-        resources = {m[self.scope.resource_key] for m in stamped}
-        populated = await self._policy.existing_resources(edit, resources, self._populated)
-        self._policy.authorize_write(
-            edit, resources=resources, existing=existing.values(), populated=populated
-        )
+        self._policy.check_ids(id_list, stamped)
+        await self._policy.authorize_resources(edit, {m[self.scope.resource_key] for m in stamped})
+        self._policy.authorize_write(edit, existing=existing.values())
         columns: dict[str, Sequence[Any] | None] = {
             "embeddings": embs,
             "metadatas": stamped,
@@ -676,24 +675,61 @@ class ScopedCollection:
                 out[pid] = self._existing(meta)
         return out
 
-    async def _populated(self, resources: set[str]) -> set[str]:
-        """Which of these resources already have chunks in the caller's workspace."""
-        found: set[str] = set()
-        for resource in sorted(resources):
-            raw = await self._call(
-                "get",
-                where={
-                    "$and": [
-                        {WORKSPACE_KEY: {"$eq": self.scope.workspace_id}},
-                        {self.scope.resource_key: {"$eq": resource}},
-                    ]
-                },
-                limit=1,
-                include=[],
+    async def _reachable(self, found: Mapping[str, ExistingRecord], edit: Access) -> set[str]:
+        """The found records (by physical id) an update/delete by id acts on.
+
+        The core decides (:meth:`TenancyPolicy.reachable`); ``view`` is asked only when
+        some record is not editable.
+        """
+        if not found:
+            return set()
+        view = edit
+        if any(not edit.allows(r.resource_id) for r in found.values()):
+            view = await self.scope.access("view")
+        named = {self._policy.logical_id(pid): pid for pid in found}
+        keys = self._policy.reachable({n: found[p] for n, p in named.items()}, edit, view)
+        return {named[n] for n in keys}
+
+    # -- internals: whole resources (the lifecycle's chunk index) --------------------
+
+    async def _resource_ids(self, resource_id: str, action: Action) -> list[str]:
+        """Physical ids of every record of one resource in the workspace, if reachable."""
+        access = await self.scope.access(action)
+        flt = self._policy.resource_filter(access, resource_id)
+        if flt is None:
+            return []
+        raw = await self._call("get", where=self._compiler.compile(flt), include=["metadatas"])
+        return [
+            pid
+            for pid, meta in zip(raw["ids"], raw["metadatas"] or [], strict=True)
+            if self._policy.recheck(meta, access, pid)
+        ]
+
+    async def _remove_resource(self, resource_id: str, keep: Collection[str] = ()) -> int:
+        """Delete every record of the resource but ``keep`` (caller ids), if editable."""
+        kept = {self._policy.physical_id(i) for i in keep}
+        targets = [p for p in await self._resource_ids(resource_id, "edit") if p not in kept]
+        flt = self._policy.resource_filter(await self.scope.access("edit"), resource_id)
+        if flt is None:
+            return 0
+        for start in range(0, len(targets), _ID_BATCH):
+            await self._call(
+                "delete",
+                ids=targets[start : start + _ID_BATCH],
+                where=self._compiler.compile(flt),
             )
-            if raw["ids"]:
-                found.add(resource)
-        return found
+        return len(targets)
+
+    async def _resource_owners(self, resource_id: str) -> set[object]:
+        """Owners of the resource's records in the workspace, whatever the caller may see.
+
+        For the lifecycle's claim check only; never returned to a caller.
+        """
+        full = Access(action="view", full=True, resource_ids=frozenset())
+        flt = self._policy.resource_filter(full, resource_id)
+        assert flt is not None
+        raw = await self._call("get", where=self._compiler.compile(flt), include=["metadatas"])
+        return {(meta or {}).get(OWNER_KEY) for meta in raw["metadatas"] or []}
 
     async def _embeddings(
         self, embeddings: Any, n: int | None, *, what: str = "embeddings"

@@ -374,55 +374,63 @@ class StoreCore:
             for row in rows
         }
 
-    def _populated(self, session: Session, resources: set[str]) -> set[str]:
-        if not resources:
-            return set()
-        ids = [uuid.UUID(r) for r in sorted(resources)]
-        rows = session.execute(
-            select(self.c_res)
-            .distinct()
-            .where(
-                self.c_ws == self._ws,
-                self.c_res == any_(bindparam(None, ids, type_=ARRAY(Uuid()))),
-            )
-        ).all()
-        return {str(row[0]) for row in rows}
-
     def resources_of(self, batch: Batch) -> set[str]:
         """The canonical resource ids a full write names (checked in :meth:`batch`)."""
         assert batch.metadatas is not None
         key = self.scope.resource_key
         return {canonical_uuid(m[key], what=key) for m in batch.metadatas}
 
-    def populated_tx(self, session: Session, resources: set[str]) -> set[str]:
-        """Which of ``resources`` already have chunks in the workspace (the write probe)."""
+    # -- whole resources (the lifecycle's chunk index) --------------------------------
+
+    def _resource_where(self, flt: Filter, keep: Sequence[str] = ()) -> ColumnElement[bool]:
+        clause = self.where(flt)
+        if keep:
+            clause = and_(clause, ~self._ids_clause(keep))
+        return clause
+
+    def remove_resource_tx(self, session: Session, flt: Filter, keep: Sequence[str]) -> int:
+        """Delete every row ``flt`` (from :meth:`TenancyPolicy.resource_filter`) selects."""
         self.configure_tx(session)
-        return self._populated(session, resources)
+        result = session.execute(
+            delete(self.table).where(self._resource_where(flt, keep)).returning(self.c_id)
+        )
+        return len(result.all())
+
+    def count_resource_tx(self, session: Session, flt: Filter) -> int:
+        """How many rows ``flt`` selects."""
+        self.configure_tx(session)
+        return int(
+            session.execute(
+                select(func.count()).select_from(self.table).where(self.where(flt))
+            ).scalar_one()
+        )
+
+    def resource_owners_tx(self, session: Session, flt: Filter) -> set[object]:
+        """The owners of the rows ``flt`` selects (for the lifecycle's claim check)."""
+        self.configure_tx(session)
+        rows = session.execute(select(self.c_owner).distinct().where(self.where(flt))).all()
+        return {_s(row[0]) for row in rows}
 
     def write_tx(
         self,
         session: Session,
         batch: Batch,
         edit: Access,
-        populated: set[str],
         *,
         upsert: bool,
     ) -> None:
         """``add`` or ``upsert`` a batch: stamp, authorize, then one bulk statement.
 
-        ``populated`` is :meth:`TenancyPolicy.existing_resources`' answer: the batch's
-        resources that exist (chunks here, or registered with Sentinel) and that the
-        caller cannot edit.
+        The batch's resources were authorized already
+        (:meth:`TenancyPolicy.authorize_resources`, which may ask the identity service).
         """
         assert batch.metadatas is not None and batch.embeddings is not None
         self.configure_tx(session)
         stored = self._stored(session, batch.ids)
         existing = {i: stored[rid] for i, rid in enumerate(batch.ids) if rid in stored}
         stamped = self.policy.stamp(batch.metadatas, edit, existing)
-        resources = {m[self.scope.resource_key] for m in stamped}
-        self.policy.authorize_write(
-            edit, resources=resources, existing=existing.values(), populated=populated
-        )
+        self.policy.check_ids(batch.ids, stamped)
+        self.policy.authorize_write(edit, existing=existing.values())
         if stored and not upsert:
             raise InvalidInputError(
                 f"ids already exist in the workspace: {sorted(stored)[:5]}; use upsert() to "
@@ -468,13 +476,17 @@ class StoreCore:
                 "checked; nothing was written. Use upsert() to replace records you may edit."
             )
 
-    def update_tx(self, session: Session, batch: Batch, edit: Access) -> int:
-        """Update stored records in place (metadata merged); unknown ids are skipped."""
+    def update_tx(self, session: Session, batch: Batch, edit: Access, view: Access) -> int:
+        """Update stored records in place (metadata merged); unknown ids are skipped.
+
+        So are records the caller may not view (invariant 9); a visible record it may
+        not edit raises.
+        """
         self.configure_tx(session)
         stored = self._stored(session, batch.ids)
-        keep = [i for i, rid in enumerate(batch.ids) if rid in stored]
+        reached = set(self.policy.reachable(stored, edit, view))
+        keep = [i for i, rid in enumerate(batch.ids) if rid in reached]
         existing = {pos: stored[batch.ids[i]] for pos, i in enumerate(keep)}
-        self.policy.authorize_write(edit, resources=(), existing=existing.values(), populated=set())
         if not keep:
             return 0
         patches: list[dict[str, Any]] | None = None
@@ -512,17 +524,24 @@ class StoreCore:
         return len(keep)
 
     def delete_tx(
-        self, session: Session, ids: list[str] | None, caller: Filter | None, edit: Access
+        self,
+        session: Session,
+        ids: list[str] | None,
+        caller: Filter | None,
+        edit: Access,
+        view: Access,
     ) -> int:
-        """Delete editable records by id and/or filter; re-check each before deleting."""
+        """Delete editable records by id and/or filter; re-check each before deleting.
+
+        Named records the caller may not view are absent ids (invariant 9).
+        """
         self.configure_tx(session)
         if ids is not None:
             stored = self._stored(session, ids)
-            self.policy.authorize_write(
-                edit, resources=(), existing=stored.values(), populated=set()
-            )
-            if not stored:
+            reached = set(self.policy.reachable(stored, edit, view))
+            if not reached:
                 return 0
+            ids = [rid for rid in ids if rid in reached]
         flt = self.policy.read_filter(edit, caller)
         if flt is None:
             return 0

@@ -218,20 +218,23 @@ class ScopedVectorStore(_Base):
     ) -> int:
         """Update stored chunks in place; metadata is merged. Returns how many were found.
 
-        Every named chunk that exists must be editable (else nothing is written); ids
-        that do not exist in the workspace are skipped. Tenancy keys may be repeated
+        Every named chunk the caller may view must be editable (else nothing is
+        written); ids that do not exist in the workspace, or name chunks the caller may
+        not view, are skipped (invariant 9). Tenancy keys may be repeated
         only with their stored values.
         """
         batch = self._core.batch("update", ids, embeddings, metadatas, documents, full=False)
         edit = await self._access("edit")
-        return await self._run(self._core.update_tx, batch, edit)
+        view = edit if edit.full else await self._access("view")
+        return await self._run(self._core.update_tx, batch, edit, view)
 
     async def delete(
         self, ids: str | Sequence[str] | None = None, *, filter: WhereArg = None
     ) -> int:
         """Delete chunks the caller may edit, by id and/or filter; returns how many.
 
-        Named ids that exist but are not editable raise
+        Named ids of chunks the caller may not view count as absent (invariant 9); named
+        chunks it may view but not edit raise
         :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a
         filter only ever matches editable chunks.
         """
@@ -244,7 +247,8 @@ class ScopedVectorStore(_Base):
         edit = await self._access("edit")
         if id_list is None and edit.is_empty:
             return 0
-        return await self._run(self._core.delete_tx, id_list, caller, edit)
+        view = edit if edit.full or id_list is None else await self._access("view")
+        return await self._run(self._core.delete_tx, id_list, caller, edit, view)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -356,13 +360,34 @@ class ScopedVectorStore(_Base):
         core = self._core
         batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
         edit = await self._access("edit")
-        populated = await core.policy.existing_resources(
-            edit, core.resources_of(batch), self._probe
-        )
-        await self._run(core.write_tx, batch, edit, populated, upsert=op == "upsert")
+        await core.policy.authorize_resources(edit, core.resources_of(batch))
+        await self._run(core.write_tx, batch, edit, upsert=op == "upsert")
 
-    async def _probe(self, resources: set[str]) -> set[str]:
-        return await self._run(self._core.populated_tx, resources)
+    # -- internals: whole resources (the lifecycle's chunk index) ----------------------
+
+    async def _remove_resource(self, resource_id: str, keep: Sequence[str] = ()) -> int:
+        """Delete every chunk of the resource in the workspace but ``keep``, if editable."""
+        flt = self._core.policy.resource_filter(await self._access("edit"), resource_id)
+        if flt is None:
+            return 0
+        return await self._run(self._core.remove_resource_tx, flt, list(keep))
+
+    async def _count_resource(self, resource_id: str) -> int:
+        """How many chunks of the resource the caller may view (0 if out of reach)."""
+        flt = self._core.policy.resource_filter(await self._access("view"), resource_id)
+        if flt is None:
+            return 0
+        return await self._run(self._core.count_resource_tx, flt)
+
+    async def _resource_owners(self, resource_id: str) -> set[object]:
+        """Owners of the resource's chunks in the workspace, whatever the caller may see.
+
+        For the lifecycle's claim check only; never returned to a caller.
+        """
+        full = Access(action="view", full=True, resource_ids=frozenset())
+        flt = self._core.policy.resource_filter(full, resource_id)
+        assert flt is not None
+        return await self._run(self._core.resource_owners_tx, flt)
 
     async def _run[**P, T](
         self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
@@ -463,7 +488,8 @@ class SyncScopedVectorStore(_Base):
         """See :meth:`ScopedVectorStore.update`."""
         batch = self._core.batch("update", ids, embeddings, metadatas, documents, full=False)
         edit = self._access("edit")
-        return self._run(self._core.update_tx, batch, edit)
+        view = edit if edit.full else self._access("view")
+        return self._run(self._core.update_tx, batch, edit, view)
 
     def delete(self, ids: str | Sequence[str] | None = None, *, filter: WhereArg = None) -> int:
         """See :meth:`ScopedVectorStore.delete`."""
@@ -476,7 +502,8 @@ class SyncScopedVectorStore(_Base):
         edit = self._access("edit")
         if id_list is None and edit.is_empty:
             return 0
-        return self._run(self._core.delete_tx, id_list, caller, edit)
+        view = edit if edit.full or id_list is None else self._access("view")
+        return self._run(self._core.delete_tx, id_list, caller, edit, view)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -569,18 +596,10 @@ class SyncScopedVectorStore(_Base):
         core = self._core
         batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
         edit = self._access("edit")
-        resources = core.resources_of(batch)
-        candidates = core.policy.resources_to_probe(edit, resources)
-        # The probe is a database read: run it here, in this thread, not on the loop.
-        found = self._run(core.populated_tx, candidates) if candidates else set()
-
-        async def probe(asked: set[str]) -> set[str]:
-            return found & asked
-
-        populated = self._on_loop(
-            functools.partial(core.policy.existing_resources, edit, resources, probe)
+        self._on_loop(
+            functools.partial(core.policy.authorize_resources, edit, core.resources_of(batch))
         )
-        self._run(core.write_tx, batch, edit, populated, upsert=op == "upsert")
+        self._run(core.write_tx, batch, edit, upsert=op == "upsert")
 
     def _access(self, action: Action) -> Access:
         return self._on_loop(functools.partial(self._core.scope.access, action))

@@ -16,10 +16,9 @@ module validates Qdrant arguments, compiles filters and calls the native client.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -46,8 +45,6 @@ from sentinel_vectors.filters import (
     Membership,
     Not,
     Or,
-    and_,
-    eq,
     filter_keys,
 )
 from sentinel_vectors.policy import AUDIT_LOGGER, ExistingRecord, TenancyPolicy
@@ -355,8 +352,9 @@ class ScopedQdrantClient:
     ) -> models.UpdateResult:
         """Replace the named vectors of existing points the caller may edit.
 
-        Every id must name an existing point of the caller's workspace (as natively, a
-        missing point is an error), editable by the caller; otherwise nothing is written.
+        Every id must name an existing point of the caller's workspace that it may view
+        (as natively, a missing point is an error, and a hidden one is missing), editable
+        by the caller; otherwise nothing is written.
         """
         if isinstance(points, str | bytes) or not isinstance(points, Sequence) or not points:
             raise InvalidInputError("points must be a non-empty list of models.PointVectors")
@@ -382,18 +380,14 @@ class ScopedQdrantClient:
         self._policy.collection = collection_name
         edit = await self.scope.access("edit")
         stored = await self._records(collection_name, pids, with_vectors=False)
-        missing = [logical[p] for p in pids if p not in stored]
+        # A point the caller may not view is missing, exactly like an absent id.
+        reached = await self._reachable(stored, edit, logical)
+        missing = [logical[p] for p in pids if p not in reached]
         if missing:
             raise InvalidInputError(
                 f"no point {missing[0]!r} in the caller's workspace; update_vectors only "
                 f"changes existing points. Nothing was written."
             )
-        self._policy.authorize_write(
-            edit,
-            resources=(),
-            existing=[self._existing(stored[p]) for p in pids],
-            populated=set(),
-        )
         # Invariant 10: a point moved out of the caller's editable scope after the check
         # is skipped by Qdrant, not overwritten.
         allowed = self._policy.overwritable(edit)
@@ -425,7 +419,8 @@ class ScopedQdrantClient:
     ) -> models.UpdateResult:
         """Delete points the caller may edit, by ids or by filter.
 
-        Named ids that exist but are not editable raise
+        Named ids of points the caller may not view are treated as absent (invariant 9);
+        named points it may view but not edit raise
         :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a filter
         only ever reaches editable points.
         """
@@ -1339,13 +1334,11 @@ class ScopedQdrantClient:
             if p.pid in snapshots
         }
         stamped = self._policy.stamp([p.payload for p in prepared], edit, existing)
-        resources = {str(m[self.scope.resource_key]) for m in stamped}
-        populated = await self._policy.existing_resources(
-            edit, resources, functools.partial(self._populated, collection_name)
+        self._policy.check_ids([PointIds.logical(p.logical)[1] for p in prepared], stamped)
+        await self._policy.authorize_resources(
+            edit, {str(m[self.scope.resource_key]) for m in stamped}
         )
-        self._policy.authorize_write(
-            edit, resources=resources, existing=existing.values(), populated=populated
-        )
+        self._policy.authorize_write(edit, existing=existing.values())
         structs = [
             models.PointStruct(id=p.pid, vector=p.vector, payload={**meta, ID_KEY: p.logical})
             for p, meta in zip(prepared, stamped, strict=True)
@@ -1518,13 +1511,9 @@ class ScopedQdrantClient:
         """The stored points a write reaches; named but uneditable points raise."""
         if selection.ids is not None:
             stored = await self._records(collection_name, list(selection.ids), with_vectors=False)
-            self._policy.authorize_write(
-                edit,
-                resources=(),
-                existing=[self._existing(r) for r in stored.values()],
-                populated=set(),
-            )
-            return list(stored.values())
+            # Hidden points are absent ids (invariant 9); visible, uneditable ones raise.
+            reached = await self._reachable(stored, edit, selection.ids)
+            return [stored[pid] for pid in stored if pid in reached]
         flt = self._scoped_filter(edit, selection.caller)
         if flt is None:
             return []
@@ -1655,28 +1644,103 @@ class ScopedQdrantClient:
             owner_id=payload.get(OWNER_KEY),
         )
 
-    async def _populated(self, collection_name: str, resources: set[str]) -> set[str]:
-        """Which of these resources already have points in the caller's workspace."""
-        found: set[str] = set()
-        for resource in sorted(resources):
-            flt = _to_filter(
-                self._compiler,
-                and_(
-                    eq(WORKSPACE_KEY, self.scope.workspace_id),
-                    eq(self.scope.resource_key, resource),
-                ),
+    async def _reachable(
+        self,
+        stored: Mapping[str, models.Record],
+        edit: Access,
+        logical: Mapping[str, LogicalId],
+    ) -> set[str]:
+        """The stored points (by stored id) an update/delete by id acts on; the core decides."""
+        found = {pid: self._existing(r) for pid, r in stored.items()}
+        if not found:
+            return set()
+        view = edit
+        if any(not edit.allows(r.resource_id) for r in found.values()):
+            view = await self.scope.access("view")
+        named = {str(logical.get(pid, pid)): pid for pid in found}
+        keys = self._policy.reachable({n: found[p] for n, p in named.items()}, edit, view)
+        return {named[n] for n in keys}
+
+    # -- internals: whole resources (the lifecycle's chunk index) --------------------
+
+    def _resource_scroll_filter(
+        self, access: Access, resource_id: str, keep: Collection[str] = ()
+    ) -> models.Filter | None:
+        flt = self._policy.resource_filter(access, resource_id)
+        if flt is None:
+            return None
+        native = _to_filter(self._compiler, flt)
+        if keep:
+            native = models.Filter(
+                must=[native],
+                must_not=[models.HasIdCondition(has_id=[self._ids.physical(i) for i in keep])],
             )
-            raw, _ = await self._call(
+        return native
+
+    async def _resource_points(
+        self, collection_name: str, flt: models.Filter
+    ) -> list[models.Record]:
+        out: list[models.Record] = []
+        offset: Any = None
+        while True:
+            raw, offset = await self._call(
                 "scroll",
                 collection_name=collection_name,
                 scroll_filter=flt,
-                limit=1,
-                with_payload=False,
+                limit=_ID_BATCH,
+                offset=offset,
+                with_payload=[WORKSPACE_KEY, OWNER_KEY, self.scope.resource_key],
                 with_vectors=False,
             )
-            if raw:
-                found.add(resource)
-        return found
+            out.extend(raw)
+            if offset is None:
+                return out
+
+    async def _count_resource(self, collection_name: str, resource_id: str) -> int:
+        """How many points of one resource the caller may view (0 if out of reach)."""
+        access = await self.scope.access("view")
+        flt = self._resource_scroll_filter(access, resource_id)
+        if flt is None:
+            return 0
+        found = await self._call(
+            "count", collection_name=collection_name, count_filter=flt, exact=True
+        )
+        return int(found.count)
+
+    async def _remove_resource(
+        self, collection_name: str, resource_id: str, keep: Collection[str] = ()
+    ) -> int:
+        """Delete every point of the resource in the workspace but ``keep``, if editable.
+
+        Selected by the stamped resource key (not a caller-writable key), so payload
+        changes (``clear_payload``, ``overwrite_payload``) cannot hide a point from it.
+        """
+        access = await self.scope.access("edit")
+        flt = self._resource_scroll_filter(access, resource_id, keep)
+        if flt is None:
+            return 0
+        found = await self._resource_points(collection_name, flt)
+        if found:
+            await self._call(
+                "delete",
+                collection_name=collection_name,
+                points_selector=models.FilterSelector(filter=flt),
+                wait=True,
+            )
+        return len(found)
+
+    async def _resource_owners(self, collection_name: str, resource_id: str) -> set[object]:
+        """Owners of the resource's points in the workspace, whatever the caller may see.
+
+        For the lifecycle's claim check only; never returned to a caller.
+        """
+        full = Access(action="view", full=True, resource_ids=frozenset())
+        flt = self._resource_scroll_filter(full, resource_id)
+        assert flt is not None
+        return {
+            (r.payload or {}).get(OWNER_KEY)
+            for r in await self._resource_points(collection_name, flt)
+        }
 
     # -- internals: native calls -------------------------------------------------------
 

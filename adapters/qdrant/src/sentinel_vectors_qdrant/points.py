@@ -49,8 +49,9 @@ class PointIds:
     def logical(value: object, *, what: str = "point id") -> tuple[LogicalId, str]:
         """``(id as stored in the payload, canonical text)`` of a caller's point id.
 
-        Qdrant allows unsigned integers and UUIDs (``str`` or ``uuid.UUID``); anything
-        else raises :class:`InvalidInputError`.
+        Qdrant allows unsigned integers and UUIDs (``str`` or ``uuid.UUID``); the wrapper
+        also takes chunk ids ``"<resource uuid>:<index>"`` (stored under a UUID derived
+        from them, like every id). Anything else raises :class:`InvalidInputError`.
         """
         if isinstance(value, bool):
             raise InvalidInputError(f"{what} must be an unsigned integer or a UUID, got {value!r}")
@@ -67,8 +68,16 @@ class PointIds:
                 return value, str(uuid.UUID(value))
             except ValueError:
                 pass
+            head, sep, tail = value.partition(":")
+            if sep and len(head) == 36 and tail.isascii() and tail.isdigit():
+                # A chunk id "<resource uuid>:<index>" (sentinel_vectors.index.chunk_id).
+                try:
+                    return value, f"{uuid.UUID(head)}:{int(tail)}"
+                except ValueError:
+                    pass
         raise InvalidInputError(
-            f"{what} must be an unsigned integer or a UUID, got {type(value).__name__} {value!r}"
+            f"{what} must be an unsigned integer, a UUID or a chunk id '<uuid>:<index>', "
+            f"got {type(value).__name__} {value!r}"
         )
 
     def physical(self, value: object, *, what: str = "point id") -> str:
