@@ -402,16 +402,26 @@ def setup_fastapi(world: World, request: pytest.FixtureRequest) -> Setup:
         app = ns["app"]
         with TestClient(app) as http:
             body = {"title": "Policy", "content": "Refunds take 14 days. HR is on floor 2."}
-            r = http.post("/documents", json=body, headers=world.headers("editor"))
+            creator = world.headers("editor")
+            r = http.post("/documents", json=body, headers=creator)
             assert r.status_code == 201, r.text
             doc_id = r.json()["id"]
             r = http.get("/search", params={"q": "hr"}, headers=world.headers("viewer"))
             assert r.status_code == 200, r.text
+            # A private document the viewer may not see answers like an unknown id
+            # (invariant 9).
             r = http.delete(f"/documents/{doc_id}", headers=world.headers("viewer"))
-            assert r.status_code == 403, r.text
-            owner = {"Authorization": f"Bearer {world.token}"}
-            r = http.delete(f"/documents/{doc_id}", headers=owner)
-            assert r.status_code in (204, 403), r.text
+            assert r.status_code == 404, r.text
+            unknown = str(uuid.uuid4())
+            r2 = http.delete(f"/documents/{unknown}", headers=world.headers("viewer"))
+            assert r2.status_code == 404, r2.text
+            assert r.json()["detail"].replace(doc_id, "?") == r2.json()["detail"].replace(
+                unknown, "?"
+            )
+            r = http.delete(f"/documents/{doc_id}", headers=creator)
+            assert r.status_code == 204, r.text
+            r = http.delete(f"/documents/{doc_id}", headers=creator)
+            assert r.status_code == 404, r.text
 
     return Setup(world, after=after)
 
