@@ -698,17 +698,23 @@ async def run_writes(
                 target = oracle.registry.get(rid)
                 if target is not None:
                     grantee = user.user_id
+                    had = any(
+                        s.grantee_type == "user" and s.grantee_id == grantee for s in target.shares
+                    )
                     target.shares = [
                         s
                         for s in target.shares
                         if not (s.grantee_type == "user" and s.grantee_id == grantee)
                     ]
+                    if op.kind == "share" and had:
+                        # Sentinel keeps one share per grantee: a change is unshare + share.
+                        emulator.unshare(resource_type, uuid.UUID(rid), "user", uuid.UUID(grantee))
                     if op.kind == "share":
                         target.shares.append(Share("user", grantee, op.permission))
                         emulator.share(
                             resource_type, uuid.UUID(rid), "user", uuid.UUID(grantee), op.permission
                         )
-                    else:
+                    elif had:
                         emulator.unshare(resource_type, uuid.UUID(rid), "user", uuid.UUID(grantee))
             # The whole state, after every step.
             for space in world.workspaces:
