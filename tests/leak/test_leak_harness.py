@@ -1,4 +1,8 @@
-"""Invariants 1 and 3 on random worlds, and 4, 8 and 9 on random write scripts.
+"""The leak harness on every backend that joined it.
+
+- invariants 1 and 3 on random worlds (reads);
+- invariants 4, 8 and 9 on random write scripts through the lifecycle and chunk index;
+- invariants 4, 8 and 9 on random scripts of raw scoped-wrapper writes, read back unscoped.
 
 ``LEAK_EXAMPLES`` (default 200) sets the number of hypothesis examples per backend.
 """
@@ -7,23 +11,49 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from sentinel_vectors.testing import write_leak
 from sentinel_vectors.testing.leak import (
     LeakBackend,
-    World,
     WriteLeakBackend,
-    WriteScript,
     run_world,
     run_writes,
     worlds,
     write_scripts,
 )
 from sentinel_vectors.testing.server import RunningEmulator
+from tests.leak.write_backends import write_chroma_http, write_pgvector, write_qdrant_local
 
 LEAK_EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "200"))
+
+__all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_local"]
+
+
+def run_examples[T](strategy: st.SearchStrategy[T], run: Callable[[T], Awaitable[None]]) -> None:
+    """Run ``run`` on ``LEAK_EXAMPLES`` examples of ``strategy``, each in a fresh event loop."""
+
+    @settings(
+        max_examples=LEAK_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(example=strategy)
+    def check(example: T) -> None:
+        asyncio.run(run(example))
+
+    check()
+
+
+@pytest.fixture(params=["write_chroma_http", "write_qdrant_local", "write_pgvector"])
+def raw_write_backend(request: pytest.FixtureRequest) -> object:
+    """Every backend that joined the raw-write side, in turn."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.mark.invariant(1)
@@ -31,17 +61,7 @@ LEAK_EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "200"))
 def test_invariant_1_no_leak_and_nothing_missing_on_random_worlds(
     leak_backend: LeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
-    @settings(
-        max_examples=LEAK_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
-    @given(world=worlds())
-    def check(world: World) -> None:
-        asyncio.run(run_world(world, leak_backend, sentinel_emulator))
-
-    check()
+    run_examples(worlds(), lambda world: run_world(world, leak_backend, sentinel_emulator))
 
 
 @pytest.mark.invariant(4)
@@ -50,14 +70,18 @@ def test_invariant_1_no_leak_and_nothing_missing_on_random_worlds(
 def test_invariant_8_no_unauthorized_change_and_nothing_left_on_random_write_scripts(
     write_backend: WriteLeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
-    @settings(
-        max_examples=LEAK_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    run_examples(
+        write_scripts(), lambda script: run_writes(script, write_backend, sentinel_emulator)
     )
-    @given(script=write_scripts())
-    def check(script: WriteScript) -> None:
-        asyncio.run(run_writes(script, write_backend, sentinel_emulator))
 
-    check()
+
+@pytest.mark.invariant(4)
+@pytest.mark.invariant(8)
+@pytest.mark.invariant(9)
+def test_invariant_8_raw_writes_change_nothing_unauthorized_and_leave_nothing_behind(
+    raw_write_backend: write_leak.WriteLeakBackend, sentinel_emulator: RunningEmulator
+) -> None:
+    run_examples(
+        write_leak.scripts(),
+        lambda script: write_leak.run_script(script, raw_write_backend, sentinel_emulator),
+    )
