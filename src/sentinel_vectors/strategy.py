@@ -49,6 +49,7 @@ __all__ = [
     "STRATEGIES",
     "Gathered",
     "OverFetch",
+    "OverFetchRun",
     "ReadPlan",
     "StrategyName",
     "merge_top_k",
@@ -269,7 +270,7 @@ async def postfilter_top_k[T](
     stops fetching once ``k`` candidates are admitted or the store returns fewer than it
     was asked for (the workspace has no more).
     """
-    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
     for fetch, which in run.rounds():
         run.feed(which, fetch, await search(fetch, which))
     return run.results()
@@ -286,14 +287,17 @@ def postfilter_top_k_sync[T](
     distance: Callable[[T], float],
 ) -> list[Gathered[T]]:
     """:func:`postfilter_top_k` with a blocking ``search`` (inside a DB transaction)."""
-    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
     for fetch, which in run.rounds():
         run.feed(which, fetch, search(fetch, which))
     return run.results()
 
 
-class _OverFetchRun[T]:
-    """The over-fetch loop's state, shared by the async and the blocking driver."""
+class OverFetchRun[T]:
+    """The over-fetch loop's state: ``rounds()`` says what to fetch, ``feed()`` takes it.
+
+    Sans-I/O: the engine's top-k workflow and the two functions above drive it.
+    """
 
     def __init__(
         self,
@@ -364,3 +368,6 @@ class _OverFetchRun[T]:
         for q, got in enumerate(self.out):
             got.hits = heapq.nsmallest(self.k, self.kept[q].values(), key=self.distance)
         return self.out
+
+
+_OverFetchRun = OverFetchRun
