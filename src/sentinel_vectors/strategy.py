@@ -38,10 +38,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sentinel_vectors.access import WORKSPACE_KEY, Access
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import Filter, and_, eq, in_
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import WORKSPACE_KEY, Access
 
 __all__ = [
     "DEFAULT_MAX_IDS_PER_QUERY",

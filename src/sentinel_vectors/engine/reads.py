@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sentinel_vectors.access import Access, Action
 from sentinel_vectors.engine.effects import AskAccess, Row, Step
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import Access, Action
 from sentinel_vectors.strategy import (
     DEFAULT_MAX_IDS_PER_QUERY,
     OverFetch,
