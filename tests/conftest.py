@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.chroma import ChromaServer, chroma_server
-
-# The one import of the PostgreSQL fixture (a second import would start a second server):
-# tests/pgvector and tests/leak both use it.
-from tests.servers.postgres import postgres_server  # noqa: F401
+from sentinel_vectors.testing.servers import (
+    ChromaServer,
+    PostgresServer,
+    chroma_server,
+    embedded_postgres,
+)
 
 pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 
@@ -19,4 +20,11 @@ pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 def chroma_http() -> Iterator[ChromaServer]:
     """A real ``chroma run`` server (or ``CHROMA_URL``) for the whole session."""
     with chroma_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 18 + pgvector (or ``DATABASE_URL``'s) for the whole session."""
+    with embedded_postgres() as server:
         yield server

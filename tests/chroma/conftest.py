@@ -15,7 +15,7 @@ import chromadb
 import pytest
 
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.servers.chroma import ChromaServer
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 from tests.support import Tenancy
 
 

@@ -33,7 +33,7 @@ from examples.fastapi_service.settings import Settings
 from sentinel_vectors.fastapi import STATE_ATTR, VectorStores
 from sentinel_vectors.testing import PermissionServiceEmulator, SigningKeys, make_user
 from sentinel_vectors.testing.server import EmulatorServer
-from tests.servers.postgres import PostgresServer
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 
 SERVICE = "docs-service"
 SERVICE_KEY = "sk-docs-service-test"

@@ -23,9 +23,9 @@ from sentinel_vectors.backends.pgvector import PgvectorBackend
 from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.fastapi import VectorStores, scoped_store
 from sentinel_vectors.testing.server import RunningEmulator
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import chunk_table
 from sentinel_vectors_qdrant import ensure_collection
-from tests.servers.postgres import PostgresServer
 
 
 async def test_a_deleted_chroma_collection_refuses_start_up(

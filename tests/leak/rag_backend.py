@@ -17,8 +17,8 @@ import pytest
 from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 from tests.leak.chroma_backend import ChromaLeakBackend
-from tests.servers.chroma import ChromaServer
 
 
 class QueryVector:
