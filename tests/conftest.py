@@ -13,7 +13,11 @@ from sentinel_vectors.testing.servers import (
     embedded_postgres,
 )
 
-pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
+pytest_plugins = [
+    "sentinel_vectors.testing.pytest_plugin",
+    # The conformance suite's fixtures (tests/conformance runs it on every backend).
+    "sentinel_vectors.testing.conformance",
+]
 
 
 @pytest.fixture(scope="session")
