@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import chunk_table
-from tests.support import Tenancy
 
 DIM = 8
 

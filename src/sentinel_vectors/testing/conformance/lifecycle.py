@@ -141,6 +141,7 @@ class LifecycleRules:
         assert any("unregistered again" in note for note in caught.value.__notes__)
         assert not w.t.registered(doc)
         assert await w.records(doc) == []
+        assert set(w.t.records_in(w.ws_a)) == w.workspace_a  # the others are untouched
 
     async def test_index_an_id_registered_in_another_workspace_is_refused(
         self, conformance_world: World
@@ -244,6 +245,7 @@ class LifecycleRules:
         with pytest.raises(PermissionServiceError):
             await w.lifecycle(w.owner).index_resource(doc, chunks("v2"))
         assert w.t.registered(doc)
+        assert await w.chunk_indexes(doc) == [0]
         assert [h.text for h in await w.search(w.viewer)] == ["v1"]
 
     async def test_reindex_needs_edit_access_and_keeps_the_owner(

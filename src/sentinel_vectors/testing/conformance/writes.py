@@ -288,6 +288,7 @@ class WriteRules:
         assert len(same_answer(errors, ids)) == 1, same_answer(errors, ids)
         assert await w.chunk_indexes(w.private) == [0]
         assert await w.chunk_indexes(w.b_doc) == [0]
+        assert "take over" not in {h.text for h in await w.search(w.editor)}
 
     @pytest.mark.invariant(9)
     async def test_invariant_9_deleting_a_hidden_foreign_or_unknown_id_answers_alike(
