@@ -334,3 +334,21 @@ class LifecycleRules:
         w.faults.fail("DELETE", LOOKUP, status=404)
         assert (await w.lifecycle(w.owner).delete_resource(doc)).registered
         assert await w.records(doc) == []
+
+    async def test_a_resource_whose_owner_is_gone_is_an_admins_only(
+        self, conformance_world: World
+    ) -> None:
+        w = conformance_world
+        doc = (await w.lifecycle(w.owner).index_resource(uuid.uuid4(), chunks("v1"))).resource_id
+        w.t.running.emulator.delete_user(w.owner.id)  # Sentinel keeps it, owner_id null
+        with pytest.raises(AccessDeniedError):
+            await w.lifecycle(w.editor).index_resource(doc, chunks("taken over"))
+        with pytest.raises(AccessDeniedError):
+            await w.lifecycle(w.editor).delete_resource(doc)
+        assert [h.text for h in await w.search(w.admin)] == ["v1"]
+        done = await w.lifecycle(w.admin).index_resource(doc, chunks("re-indexed"))
+        assert not done.created
+        assert [h.text for h in await w.search(w.admin)] == ["re-indexed"]
+        assert (await w.lifecycle(w.admin).delete_resource(doc)).registered
+        assert await w.records(doc) == []
+        assert not w.t.registered(doc)
