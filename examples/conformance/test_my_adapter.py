@@ -16,12 +16,12 @@ from typing import Any
 import chromadb
 import pytest
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
     ConformanceSuite,
     ConformanceTarget,
 )
+from sentinel_vectors_chroma import ChromaBackend
 
 
 class TestMyAdapter(ConformanceSuite):

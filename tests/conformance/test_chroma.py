@@ -11,13 +11,13 @@ from typing import Any
 import chromadb
 import pytest
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
     ConformanceSuite,
     ConformanceTarget,
 )
 from sentinel_vectors.testing.servers import ChromaServer
+from sentinel_vectors_chroma import ChromaBackend
 
 
 async def _native(result: Any) -> Any:

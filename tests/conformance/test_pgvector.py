@@ -11,14 +11,13 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from sentinel_vectors.backends.pgvector import PgvectorBackend
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
     ConformanceSuite,
     ConformanceTarget,
 )
 from sentinel_vectors.testing.servers import PostgresServer
-from sentinel_vectors_pgvector import chunk_table
+from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 
 COLUMNS = ("workspace_id", "owner_id", "resource_id")
 

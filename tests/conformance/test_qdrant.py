@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from qdrant_client import AsyncQdrantClient, models
 
-from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
     ConformanceSuite,
     ConformanceTarget,
 )
-from sentinel_vectors_qdrant import ensure_collection
+from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 
 QDRANT_URL = os.environ.get("QDRANT_URL", "")
 

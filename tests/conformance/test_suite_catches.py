@@ -18,7 +18,6 @@ from qdrant_client import AsyncQdrantClient, models
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.errors import PermissionServiceError
 from sentinel_vectors.index import (
     TEXT_KEY,
@@ -36,7 +35,7 @@ from sentinel_vectors.testing.conformance import (
     World,
     WriteRules,
 )
-from sentinel_vectors_qdrant import ensure_collection
+from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 
 # What a failing test raises: an assert, or pytest.raises' "DID NOT RAISE".
 FAILED = (AssertionError, pytest.fail.Exception)
