@@ -36,6 +36,8 @@ __all__ = [
     "Member",
     "Tenancy",
     "World",
+    "chunks",
+    "same_answer",
     "vec",
 ]
 
