@@ -1,0 +1,334 @@
+"""What every operation of the scoped Qdrant client shares.
+
+:class:`ClientBase` holds the native client, the caller's :class:`TenancyPolicy`, the
+point id translation and the filter compiler, and the steps every read and write uses:
+validating a caller's filter, building the scoped native filter, re-checking hits
+(invariant 7), reading stored records, and calling the native client (sync or async).
+The operations themselves live in :mod:`~sentinel_vectors_qdrant.reads`,
+:mod:`~sentinel_vectors_qdrant.upserts`, :mod:`~sentinel_vectors_qdrant.updates` and
+:mod:`~sentinel_vectors_qdrant.resources`.
+
+Nothing here holds per-call state: the collection a call works on is passed to each step
+(one client may serve concurrent calls on several collections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+from qdrant_client.http.exceptions import UnexpectedResponse
+
+from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.errors import (
+    FilterError,
+    InvalidInputError,
+    StoreUnavailableError,
+    is_store_outage,
+)
+from sentinel_vectors.filters import FilterCompiler, filter_keys
+from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
+from sentinel_vectors.strategy import OverFetch, StrategyName, plan_read
+from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors_qdrant.compiler import (
+    QdrantCondition,
+    QdrantFilterCompiler,
+    inspect_filter,
+    root_key,
+)
+from sentinel_vectors_qdrant.filtering import NEUTRAL, CallerFilter, nest, to_filter
+from sentinel_vectors_qdrant.points import ID_KEY, LogicalId, PayloadView, PointIds, VectorSpace
+from sentinel_vectors_qdrant.queries import QueryRewriter
+
+__all__ = [
+    "DEFAULT_POSTFILTER_MIN_IDS",
+    "ID_BATCH",
+    "LOCAL_POSTFILTER_MIN_IDS",
+    "OPS_BATCH",
+    "ClientBase",
+]
+
+DEFAULT_POSTFILTER_MIN_IDS: int | None = None
+"""Accessible-list size from which ``auto`` post-filters ``query_points`` on a Qdrant server.
+
+``None``: a server always pre-filters. One ``MatchAny`` on the keyword-indexed resource
+key is Qdrant's own filtered-search path (payload index, ``is_tenant``, filterable HNSW);
+this repository's machine has no Qdrant server, so no measurement overrides it.
+"""
+
+LOCAL_POSTFILTER_MIN_IDS = 1_000
+"""The same threshold in local mode (``QdrantClient(":memory:")`` or ``path=...``).
+
+Local mode tests ``MatchAny`` point by point in Python, so a pre-filter costs time
+linear in points x ids (``docs/benchmarks.md``: seconds at 10,000 ids); the post-filter
+tests ids against a set.
+"""
+
+ID_BATCH = 256
+"""Ids per native lookup or write request the wrapper issues itself."""
+
+OPS_BATCH = 128
+"""Update operations per ``batch_update_points`` request (overwrite/clear payload)."""
+
+
+class ClientBase:
+    """The state and shared steps of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`.
+
+    See that class for the arguments.
+    """
+
+    def __init__(
+        self,
+        client: AsyncQdrantClient | QdrantClient,
+        auth: AuthContext | None,
+        *,
+        resource_type: str,
+        resource_key: str = "resource_id",
+        timeout: float = 5.0,
+        search_params: models.SearchParams | None = None,
+        strategy: StrategyName = "auto",
+        postfilter_min_ids: int | Literal["default"] | None = "default",
+        overfetch: OverFetch | None = None,
+        compiler: FilterCompiler[QdrantCondition] | None = None,
+    ) -> None:
+        scope = Scope.of(
+            auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
+        )
+        if resource_key == ID_KEY:
+            raise InvalidInputError(f"resource_key may not be {ID_KEY!r}: it holds the point id")
+        if not isinstance(client, AsyncQdrantClient | QdrantClient):
+            raise InvalidInputError(
+                "client must be a qdrant_client.AsyncQdrantClient or QdrantClient, got "
+                f"{type(client).__name__}"
+            )
+        if search_params is not None and not isinstance(search_params, models.SearchParams):
+            raise InvalidInputError("search_params must be a models.SearchParams")
+        self._client = client
+        self._is_async = isinstance(client, AsyncQdrantClient)
+        self._policy = TenancyPolicy(scope, collection="?")
+        self._ids = PointIds(self._policy.physical_id)
+        self._compiler: FilterCompiler[QdrantCondition] = compiler or QdrantFilterCompiler()
+        self._queries = QueryRewriter(self._ids, self._caller_filter)
+        self._search_params = search_params
+        if strategy not in ("auto", "prefilter", "postfilter"):
+            raise InvalidInputError(
+                f"strategy must be 'auto', 'prefilter' or 'postfilter' (one MatchAny needs no "
+                f"chunking), got {strategy!r}"
+            )
+        self._strategy: StrategyName = strategy
+        if postfilter_min_ids == "default":
+            local = type(getattr(client, "_client", None)).__name__.endswith("QdrantLocal")
+            postfilter_min_ids = LOCAL_POSTFILTER_MIN_IDS if local else DEFAULT_POSTFILTER_MIN_IDS
+        self._postfilter_min_ids = (
+            None
+            if postfilter_min_ids is None
+            else check_positive_int(postfilter_min_ids, what="postfilter_min_ids")
+        )
+        if overfetch is not None and not isinstance(overfetch, OverFetch):
+            raise InvalidInputError("overfetch must be a sentinel_vectors.strategy.OverFetch")
+        self._overfetch = overfetch
+        self._spaces: dict[str, VectorSpace] = {}
+
+    # -- introspection ---------------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope (workspace, user, role, resource type and key)."""
+        return self._policy.scope
+
+    @property
+    def violations(self) -> int:
+        """Hits dropped by the per-hit re-check since this wrapper was built (should be 0)."""
+        return self._policy.violations
+
+    def __repr__(self) -> str:
+        scope = self._policy.scope
+        return (
+            f"ScopedQdrantClient(workspace_id={scope.workspace_id!r}, user_id={scope.user_id!r}, "
+            f"resource_type={scope.resource_type!r})"
+        )
+
+    # -- internals: filters ------------------------------------------------------------
+
+    def _caller_filter(self, flt: object) -> CallerFilter:
+        """Validate a caller filter (before any network call); reserved keys are refused."""
+        if flt is None:
+            return CallerFilter()
+        if isinstance(flt, NEUTRAL):
+            self._policy.check_caller_filter(flt)
+            self._check_id_key(filter_keys(flt))
+            return CallerFilter(neutral=flt)
+        if isinstance(flt, Mapping):
+            try:
+                flt = models.Filter.model_validate(flt)
+            except Exception as exc:
+                raise FilterError(f"not a Qdrant filter: {exc}") from exc
+        if not isinstance(flt, models.Filter):
+            raise FilterError(
+                "a filter must be a qdrant_client.models.Filter or a sentinel_vectors.filters "
+                f"node, got {type(flt).__name__}"
+            )
+        native, keys = inspect_filter(flt, lambda i: self._ids.physical(i, what="has_id"))
+        self._policy.check_filter_keys(keys)
+        self._check_id_key(keys)
+        return CallerFilter(native=native)
+
+    def _check_id_key(self, keys: Iterable[str]) -> None:
+        if ID_KEY in set(keys):
+            raise FilterError(
+                f"filters may not name {ID_KEY!r}; select points by id with "
+                f"models.HasIdCondition(has_id=[...]) instead"
+            )
+
+    def _check_keys(self, keys: Iterable[str]) -> None:
+        roots = {root_key(k) for k in keys}
+        self._policy.check_removable_keys(roots)
+        if ID_KEY in roots:
+            raise InvalidInputError(f"{ID_KEY!r} holds the point's id and cannot be changed")
+
+    def _scoped_filter(self, access: Access, caller: CallerFilter) -> models.Filter | None:
+        """Tenancy filter (with the caller's neutral filter) with the native one nested under it."""
+        plan = plan_read(self._policy, access, caller.neutral, strategy="prefilter")
+        if plan is None:
+            return None
+        (neutral,) = plan.filters
+        return nest(to_filter(self._compiler, neutral), caller.native)
+
+    # -- internals: hits ---------------------------------------------------------------
+
+    def _accept[P: (models.ScoredPoint, models.Record)](
+        self, points: Sequence[P], access: Access, view: PayloadView, collection: str
+    ) -> list[P]:
+        return [p for p in self._accept_pairs(points, access, view, collection) if p is not None]
+
+    def _accept_pairs[P: (models.ScoredPoint, models.Record)](
+        self,
+        points: Sequence[P],
+        access: Access,
+        view: PayloadView,
+        collection: str,
+        *,
+        postfiltered: bool = False,
+    ) -> list[P | None]:
+        """Re-check every hit (invariant 7); the kept ones get the caller's id and payload."""
+        out: list[P | None] = []
+        for point in points:
+            payload = point.payload or {}
+            pid = str(point.id)
+            ok = self._policy.recheck(
+                payload, access, pid, postfiltered=postfiltered, collection=collection
+            )
+            if ok and not self._ids.matches(payload.get(ID_KEY), pid):
+                ok = False
+                self._policy.violation(
+                    "sentinel-vectors dropped a point whose stored id does not match its "
+                    "payload id",
+                    pid,
+                    collection=collection,
+                )
+            out.append(
+                point.model_copy(update={"id": payload[ID_KEY], "payload": view.present(payload)})
+                if ok
+                else None
+            )
+        return out
+
+    def _audit(self, collection: str, strategy: str, examined: int, returned: int) -> None:
+        self._policy.audit(
+            strategy=strategy,
+            examined=examined,
+            returned=returned,
+            dropped=examined - returned,
+            collection=collection,
+        )
+
+    def _audit_empty(self, collection: str) -> None:
+        """The audit event of a read the scope answers alone (the caller sees nothing)."""
+        self._audit(collection, "empty", 0, 0)
+
+    # -- internals: stored records ---------------------------------------------------
+
+    async def _records(
+        self, collection_name: str, pids: list[str], *, with_vectors: bool
+    ) -> dict[str, models.Record]:
+        """Stored points under these ids (any workspace: the ids are ours), with payload."""
+        out: dict[str, models.Record] = {}
+        for start in range(0, len(pids), ID_BATCH):
+            raw: list[models.Record] = await self._call(
+                "retrieve",
+                collection_name=collection_name,
+                ids=pids[start : start + ID_BATCH],
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+            for record in raw:
+                out[str(record.id)] = record
+        return out
+
+    def _existing(self, record: models.Record) -> ExistingRecord:
+        payload = record.payload or {}
+        return ExistingRecord(
+            workspace_id=payload.get(WORKSPACE_KEY),
+            resource_id=payload.get(self.scope.resource_key),
+            owner_id=payload.get(OWNER_KEY),
+        )
+
+    async def _reachable(
+        self,
+        stored: Mapping[str, models.Record],
+        edit: Access,
+        logical: Mapping[str, LogicalId],
+    ) -> set[str]:
+        """The stored points (by stored id) an update/delete by id acts on; the core decides."""
+        found = {pid: self._existing(r) for pid, r in stored.items()}
+        if not found:
+            return set()
+        view = edit
+        if any(not edit.allows(r.resource_id) for r in found.values()):
+            view = await self.scope.access("view")
+        named = {str(logical.get(pid, pid)): pid for pid in found}
+        keys = self._policy.reachable({n: found[p] for n, p in named.items()}, edit, view)
+        return {named[n] for n in keys}
+
+    # -- internals: native calls -------------------------------------------------------
+
+    async def _space(self, collection_name: str) -> VectorSpace:
+        if not isinstance(collection_name, str) or not collection_name:
+            raise InvalidInputError("collection_name must be a non-empty string")
+        space = self._spaces.get(collection_name)
+        if space is None:
+            try:
+                info = await self._call("get_collection", collection_name=collection_name)
+            except UnexpectedResponse as exc:
+                if exc.status_code == 404:
+                    raise InvalidInputError(
+                        f"collection {collection_name!r} does not exist"
+                    ) from exc
+                raise
+            except ValueError as exc:
+                raise InvalidInputError(f"collection {collection_name!r}: {exc}") from exc
+            space = VectorSpace.of(info)
+            self._spaces[collection_name] = space
+        return space
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        fn: Callable[..., Any] = getattr(self._client, method)
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        try:
+            if self._is_async:
+                return await fn(**kwargs)
+            return await asyncio.to_thread(fn, **kwargs)
+        except Exception as exc:
+            if is_store_outage(exc):
+                # A Qdrant outage, not the identity service's: its own error and status.
+                raise StoreUnavailableError(
+                    f"Qdrant could not be reached during {method}() ({type(exc).__name__}: {exc})",
+                    store="qdrant",
+                ) from exc
+            raise
+
+
+# -- module helpers ---------------------------------------------------------------------
