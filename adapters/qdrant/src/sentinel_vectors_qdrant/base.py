@@ -14,14 +14,14 @@ Nothing here holds per-call state: the collection a call works on is passed to e
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.engine import AskAccess, Native, Step
 from sentinel_vectors.errors import (
     FilterError,
     InvalidInputError,
@@ -107,7 +107,6 @@ class ClientBase:
         if search_params is not None and not isinstance(search_params, models.SearchParams):
             raise InvalidInputError("search_params must be a models.SearchParams")
         self._client = client
-        self._is_async = isinstance(client, AsyncQdrantClient)
         self._policy = TenancyPolicy(scope, collection="?")
         self._ids = PointIds(self._policy.physical_id)
         self._compiler: FilterCompiler[QdrantCondition] = compiler or QdrantFilterCompiler()
@@ -251,13 +250,13 @@ class ClientBase:
 
     # -- internals: stored records ---------------------------------------------------
 
-    async def _records(
+    def _records(
         self, collection_name: str, pids: list[str], *, with_vectors: bool
-    ) -> dict[str, models.Record]:
+    ) -> Step[dict[str, models.Record]]:
         """Stored points under these ids (any workspace: the ids are ours), with payload."""
         out: dict[str, models.Record] = {}
         for start in range(0, len(pids), ID_BATCH):
-            raw: list[models.Record] = await self._call(
+            raw: list[models.Record] = yield self._native(
                 "retrieve",
                 collection_name=collection_name,
                 ids=pids[start : start + ID_BATCH],
@@ -276,32 +275,32 @@ class ClientBase:
             owner_id=payload.get(OWNER_KEY),
         )
 
-    async def _reachable(
+    def _reachable(
         self,
         stored: Mapping[str, models.Record],
         edit: Access,
         logical: Mapping[str, LogicalId],
-    ) -> set[str]:
+    ) -> Step[set[str]]:
         """The stored points (by stored id) an update/delete by id acts on; the core decides."""
         found = {pid: self._existing(r) for pid, r in stored.items()}
         if not found:
             return set()
         view = edit
         if any(not edit.allows(r.resource_id) for r in found.values()):
-            view = await self.scope.access("view")
+            view = yield AskAccess("view")
         named = {str(logical.get(pid, pid)): pid for pid in found}
         keys = self._policy.reachable({n: found[p] for n, p in named.items()}, edit, view)
         return {named[n] for n in keys}
 
     # -- internals: native calls -------------------------------------------------------
 
-    async def _space(self, collection_name: str) -> VectorSpace:
+    def _space(self, collection_name: str) -> Step[VectorSpace]:
         if not isinstance(collection_name, str) or not collection_name:
             raise InvalidInputError("collection_name must be a non-empty string")
         space = self._spaces.get(collection_name)
         if space is None:
             try:
-                info = await self._call("get_collection", collection_name=collection_name)
+                info = yield self._native("get_collection", collection_name=collection_name)
             except UnexpectedResponse as exc:
                 if exc.status_code == 404:
                     raise InvalidInputError(
@@ -314,21 +313,18 @@ class ClientBase:
             self._spaces[collection_name] = space
         return space
 
-    async def _call(self, method: str, **kwargs: Any) -> Any:
-        fn: Callable[..., Any] = getattr(self._client, method)
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        try:
-            if self._is_async:
-                return await fn(**kwargs)
-            return await asyncio.to_thread(fn, **kwargs)
-        except Exception as exc:
-            if is_store_outage(exc):
-                # A Qdrant outage, not the identity service's: its own error and status.
-                raise StoreUnavailableError(
-                    f"Qdrant could not be reached during {method}() ({type(exc).__name__}: {exc})",
-                    store="qdrant",
-                ) from exc
-            raise
+    def _native(self, method: str, **kwargs: Any) -> Native:
+        """The effect of one native call; ``None`` arguments are left out (Qdrant defaults)."""
+        return Native(
+            method, kwargs={k: v for k, v in kwargs.items() if v is not None}, target=self._client
+        )
 
 
-# -- module helpers ---------------------------------------------------------------------
+def translate(exc: Exception, effect: Native) -> BaseException | None:
+    """A Qdrant outage (not the identity service's) as its own error and status."""
+    if is_store_outage(exc):
+        return StoreUnavailableError(
+            f"Qdrant could not be reached during {effect.method}() ({type(exc).__name__}: {exc})",
+            store="qdrant",
+        )
+    return None

@@ -15,14 +15,15 @@ from typing import Any
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
 
+from sentinel_vectors.engine import AskAccess, Step
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.scope import Access
 from sentinel_vectors.strategy import (
     DEFAULT_MAX_IDS_PER_QUERY,
+    OverFetchRun,
     ReadPlan,
     plan_read,
-    postfilter_top_k,
 )
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_qdrant.base import ID_BATCH, ClientBase
@@ -44,7 +45,7 @@ __all__ = ["Reads"]
 class Reads(ClientBase):
     """The read methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
 
-    async def query_points(
+    def query_points(
         self,
         collection_name: str,
         query: Any = None,
@@ -61,7 +62,7 @@ class Reads(ClientBase):
         consistency: Any = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> QueryResponse:
+    ) -> Step[QueryResponse]:
         """Nearest neighbours (or any universal query) among the points the caller may view.
 
         A point id as ``query`` (or inside a recommend/discover/context query) must name a
@@ -70,14 +71,14 @@ class Reads(ClientBase):
         A query with ``prefetch`` or ``offset`` always pre-filters.
         """
         check_positive_int(limit, what="limit")
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         check_lookup(collection_name, lookup_from)
         request = self._queries.prepare(
             space, query, using, prefetch, query_filter, collection_name
         )
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = await self.scope.access("view")
-        scoped = await self._scoped_query(collection_name, request, access)
+        access = yield AskAccess("view")
+        scoped = yield from self._scoped_query(collection_name, request, access)
         if scoped is None:
             self._audit_empty(collection_name)
             return ScopedQueryResponse.of([])
@@ -108,10 +109,10 @@ class Reads(ClientBase):
                 overfetch=self._overfetch,
             )
         if post is not None and post.postfilter:
-            found = await self._postfilter(post, native, request.caller, access, view, limit)
+            found = yield from self._postfilter(post, native, request.caller, access, view, limit)
             if found is not None:
                 return found
-        raw: QueryResponse = await self._call(
+        raw: QueryResponse = yield self._native(
             "query_points",
             **native,
             prefetch=prefetch_scoped,
@@ -123,7 +124,7 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", len(raw.points), len(kept))
         return ScopedQueryResponse.of(kept)
 
-    async def _postfilter(
+    def _postfilter(
         self,
         plan: ReadPlan,
         native: dict[str, Any],
@@ -131,7 +132,7 @@ class Reads(ClientBase):
         access: Access,
         view: PayloadView,
         limit: int,
-    ) -> ScopedQueryResponse | None:
+    ) -> Step[ScopedQueryResponse | None]:
         """Run a post-filter plan; ``None`` when it fell short and ``auto`` falls back."""
         collection_name: str = native["collection_name"]
         flt = nest(to_filter(self._compiler, plan.filters[0]), caller.native)
@@ -140,8 +141,8 @@ class Reads(ClientBase):
         # fusion) or the lowest (euclid, manhattan) is read off the candidates.
         order = {"sign": 1.0}
 
-        async def search(fetch: int, which: list[int]) -> list[list[models.ScoredPoint]]:
-            raw: QueryResponse = await self._call(
+        def search(fetch: int) -> Step[list[list[models.ScoredPoint]]]:
+            raw: QueryResponse = yield self._native(
                 "query_points", **native, query_filter=flt, limit=fetch
             )
             points = raw.points
@@ -155,15 +156,17 @@ class Reads(ClientBase):
                 admitted[str(point.id)] = kept
             return kept is not None
 
-        (got,) = await postfilter_top_k(
+        run = OverFetchRun[models.ScoredPoint](
             plan,
             limit,
             1,
-            search,
-            admit=admit,
-            key=lambda point: str(point.id),
-            distance=lambda point: order["sign"] * point.score,
+            admit,
+            lambda point: str(point.id),
+            lambda point: order["sign"] * point.score,
         )
+        for fetch, which in run.rounds():
+            run.feed(which, fetch, (yield from search(fetch)))
+        (got,) = run.results()
         if not got.complete and plan.fallback is not None:
             return None
         points = [admitted[str(point.id)] for point in got.hits]
@@ -177,13 +180,13 @@ class Reads(ClientBase):
         )
         return ScopedQueryResponse.of(points, complete=got.complete)
 
-    async def query_batch_points(
+    def query_batch_points(
         self,
         collection_name: str,
         requests: Sequence[models.QueryRequest],
         consistency: Any = None,
         timeout: int | None = None,
-    ) -> list[QueryResponse]:
+    ) -> Step[list[QueryResponse]]:
         """Several ``QueryRequest`` in one call, each scoped like :meth:`query_points`.
 
         Always pre-filtered: each response is a :class:`ScopedQueryResponse` with
@@ -191,7 +194,7 @@ class Reads(ClientBase):
         """
         if isinstance(requests, str | bytes) or not isinstance(requests, Sequence):
             raise InvalidInputError("requests must be a list of models.QueryRequest")
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         prepared: list[tuple[models.QueryRequest, PreparedQuery, PayloadView]] = []
         for i, req in enumerate(requests):
             if not isinstance(req, models.QueryRequest):
@@ -205,10 +208,10 @@ class Reads(ClientBase):
                 space, req.query, req.using, req.prefetch, req.filter, collection_name
             )
             prepared.append((req, query, PayloadView.of(req.with_payload, self.scope.resource_key)))
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         scoped_requests: list[models.QueryRequest] = []
         for req, query, view in prepared:
-            scoped = await self._scoped_query(collection_name, query, access)
+            scoped = yield from self._scoped_query(collection_name, query, access)
             if scoped is None:
                 self._audit_empty(collection_name)
                 return [ScopedQueryResponse.of([]) for _ in prepared]
@@ -227,7 +230,7 @@ class Reads(ClientBase):
         if not scoped_requests:
             self._audit(collection_name, "prefilter", 0, 0)
             return []
-        raw: list[QueryResponse] = await self._call(
+        raw: list[QueryResponse] = yield self._native(
             "query_batch_points",
             collection_name=collection_name,
             requests=scoped_requests,
@@ -244,7 +247,7 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", examined, returned)
         return out
 
-    async def query_points_groups(
+    def query_points_groups(
         self,
         collection_name: str,
         group_by: str,
@@ -263,7 +266,7 @@ class Reads(ClientBase):
         consistency: Any = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.GroupsResult:
+    ) -> Step[models.GroupsResult]:
         """Grouped query among the points the caller may view (groups with no hit are dropped).
 
         ``with_lookup`` reads points of another collection by group id, outside the scope:
@@ -277,19 +280,19 @@ class Reads(ClientBase):
                 "with_lookup reads points of another collection by group id, which the scope "
                 "cannot constrain; look them up through a scoped client of that collection"
             )
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         check_lookup(collection_name, lookup_from)
         request = self._queries.prepare(
             space, query, using, prefetch, query_filter, collection_name
         )
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = await self.scope.access("view")
-        scoped = await self._scoped_query(collection_name, request, access)
+        access = yield AskAccess("view")
+        scoped = yield from self._scoped_query(collection_name, request, access)
         if scoped is None:
             self._audit_empty(collection_name)
             return models.GroupsResult(groups=[])
         flt, prefetch_scoped = scoped
-        raw: models.GroupsResult = await self._call(
+        raw: models.GroupsResult = yield self._native(
             "query_points_groups",
             collection_name=collection_name,
             group_by=group_by,
@@ -319,7 +322,7 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", examined, returned)
         return models.GroupsResult(groups=groups)
 
-    async def scroll(
+    def scroll(
         self,
         collection_name: str,
         scroll_filter: models.Filter | Filter | None = None,
@@ -331,7 +334,7 @@ class Reads(ClientBase):
         consistency: Any = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> tuple[list[models.Record], LogicalId | None]:
+    ) -> Step[tuple[list[models.Record], LogicalId | None]]:
         """Page through the points the caller may view: ``(records, next_page_offset)``.
 
         ``next_page_offset`` is a point id as the caller wrote it; pass it back as
@@ -341,12 +344,12 @@ class Reads(ClientBase):
         caller = self._caller_filter(scroll_filter)
         start = None if offset is None else self._ids.physical(offset, what="offset")
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         flt = self._scoped_filter(access, caller)
         if flt is None:
             self._audit_empty(collection_name)
             return [], None
-        raw, _ = await self._call(
+        raw, _ = yield self._native(
             "scroll",
             collection_name=collection_name,
             scroll_filter=flt,
@@ -368,7 +371,7 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", len(page), len(kept))
         return kept, next_offset
 
-    async def retrieve(
+    def retrieve(
         self,
         collection_name: str,
         ids: Sequence[Any],
@@ -377,13 +380,13 @@ class Reads(ClientBase):
         consistency: Any = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> list[models.Record]:
+    ) -> Step[list[models.Record]]:
         """The named points the caller may view, in the order asked; others are absent."""
         if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
             raise InvalidInputError("ids must be a list of point ids")
         wanted = list(dict.fromkeys(self._ids.physical(i, what="ids[]") for i in ids))
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         flt = self._scoped_filter(access, CallerFilter())
         if flt is None or not wanted:
             self._audit_empty(collection_name)
@@ -392,7 +395,7 @@ class Reads(ClientBase):
         examined = 0
         for start in range(0, len(wanted), ID_BATCH):
             chunk = wanted[start : start + ID_BATCH]
-            raw, _ = await self._call(
+            raw, _ = yield self._native(
                 "scroll",
                 collection_name=collection_name,
                 scroll_filter=with_ids(flt, chunk),
@@ -414,14 +417,14 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", examined, len(kept))
         return kept
 
-    async def count(
+    def count(
         self,
         collection_name: str,
         count_filter: models.Filter | Filter | None = None,
         exact: bool = True,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.CountResult:
+    ) -> Step[models.CountResult]:
         """How many points the caller may view (matching ``count_filter``), not the total.
 
         Always exact: Qdrant's estimate (``exact=False``) comes from payload-index statistics
@@ -429,12 +432,12 @@ class Reads(ClientBase):
         for compatibility and ignored.
         """
         caller = self._caller_filter(count_filter)
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         flt = self._scoped_filter(access, caller)
         if flt is None:
             self._audit_empty(collection_name)
             return models.CountResult(count=0)
-        result: models.CountResult = await self._call(
+        result: models.CountResult = yield self._native(
             "count",
             collection_name=collection_name,
             count_filter=flt,
@@ -445,7 +448,7 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", result.count, result.count)
         return result
 
-    async def facet(
+    def facet(
         self,
         collection_name: str,
         key: str,
@@ -455,7 +458,7 @@ class Reads(ClientBase):
         consistency: Any = None,
         timeout: int | None = None,
         shard_key_selector: Any = None,
-    ) -> models.FacetResponse:
+    ) -> Step[models.FacetResponse]:
         """Counts of the values of payload ``key`` among the points the caller may view.
 
         Always exact, like :meth:`count` (``exact`` is accepted and ignored): approximate
@@ -464,12 +467,12 @@ class Reads(ClientBase):
         root_key(key)
         check_positive_int(limit, what="limit")
         caller = self._caller_filter(facet_filter)
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         flt = self._scoped_filter(access, caller)
         if flt is None:
             self._audit_empty(collection_name)
             return models.FacetResponse(hits=[])
-        result: models.FacetResponse = await self._call(
+        result: models.FacetResponse = yield self._native(
             "facet",
             collection_name=collection_name,
             key=key,
@@ -484,9 +487,9 @@ class Reads(ClientBase):
         self._audit(collection_name, "prefilter", total, total)
         return result
 
-    async def _scoped_query(
+    def _scoped_query(
         self, collection_name: str, query: PreparedQuery, access: Access
-    ) -> tuple[models.Filter, Any] | None:
+    ) -> Step[tuple[models.Filter, Any] | None]:
         """The scoped top-level filter and prefetch tree; ``None`` if nothing is visible.
 
         Point ids the query refers to must be visible to the caller, else it is an error
@@ -497,7 +500,7 @@ class Reads(ClientBase):
         if tenancy is None or flt is None:
             return None
         if query.refs:
-            visible = await self._visible(collection_name, list(query.refs), tenancy, access)
+            visible = yield from self._visible(collection_name, list(query.refs), tenancy, access)
             for pid, lid in query.refs.items():
                 if pid not in visible:
                     raise InvalidInputError(
@@ -506,14 +509,14 @@ class Reads(ClientBase):
                     )
         return flt, scope_prefetch(query.prefetch, tenancy)
 
-    async def _visible(
+    def _visible(
         self, collection_name: str, pids: list[str], tenancy: models.Filter, access: Access
-    ) -> set[str]:
+    ) -> Step[set[str]]:
         out: set[str] = set()
         view = PayloadView.of(False, self.scope.resource_key)
         for start in range(0, len(pids), ID_BATCH):
             chunk = pids[start : start + ID_BATCH]
-            raw, _ = await self._call(
+            raw, _ = yield self._native(
                 "scroll",
                 collection_name=collection_name,
                 scroll_filter=with_ids(tenancy, chunk),

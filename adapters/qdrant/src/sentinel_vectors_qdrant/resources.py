@@ -11,6 +11,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from sentinel_vectors.engine import AskAccess, Step
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access
 from sentinel_vectors_qdrant.base import ID_BATCH, ClientBase
 from sentinel_vectors_qdrant.filtering import to_filter
@@ -35,13 +36,13 @@ class Resources(ClientBase):
             )
         return native
 
-    async def _resource_points(
+    def _resource_points(
         self, collection_name: str, flt: models.Filter
-    ) -> list[models.Record]:
+    ) -> Step[list[models.Record]]:
         out: list[models.Record] = []
         offset: Any = None
         while True:
-            raw, offset = await self._call(
+            raw, offset = yield self._native(
                 "scroll",
                 collection_name=collection_name,
                 scroll_filter=flt,
@@ -54,32 +55,32 @@ class Resources(ClientBase):
             if offset is None:
                 return out
 
-    async def _count_resource(self, collection_name: str, resource_id: str) -> int:
+    def _count_resource(self, collection_name: str, resource_id: str) -> Step[int]:
         """How many points of one resource the caller may view (0 if out of reach)."""
-        access = await self.scope.access("view")
+        access = yield AskAccess("view")
         flt = self._resource_scroll_filter(access, resource_id)
         if flt is None:
             return 0
-        found = await self._call(
+        found = yield self._native(
             "count", collection_name=collection_name, count_filter=flt, exact=True
         )
         return int(found.count)
 
-    async def _remove_resource(
+    def _remove_resource(
         self, collection_name: str, resource_id: str, keep: Collection[str] = ()
-    ) -> int:
+    ) -> Step[int]:
         """Delete every point of the resource in the workspace but ``keep``, if editable.
 
         Selected by the stamped resource key (not a caller-writable key), so payload
         changes (``clear_payload``, ``overwrite_payload``) cannot hide a point from it.
         """
-        access = await self.scope.access("edit")
+        access = yield AskAccess("edit")
         flt = self._resource_scroll_filter(access, resource_id, keep)
         if flt is None:
             return 0
-        found = await self._resource_points(collection_name, flt)
+        found = yield from self._resource_points(collection_name, flt)
         if found:
-            await self._call(
+            yield self._native(
                 "delete",
                 collection_name=collection_name,
                 points_selector=models.FilterSelector(filter=flt),
@@ -87,7 +88,7 @@ class Resources(ClientBase):
             )
         return len(found)
 
-    async def _resource_owners(self, collection_name: str, resource_id: str) -> set[object]:
+    def _resource_owners(self, collection_name: str, resource_id: str) -> Step[set[object]]:
         """Owners of the resource's points in the workspace, whatever the caller may see.
 
         For the lifecycle's claim check only; never returned to a caller.
@@ -97,5 +98,5 @@ class Resources(ClientBase):
         assert flt is not None
         return {
             (r.payload or {}).get(OWNER_KEY)
-            for r in await self._resource_points(collection_name, flt)
+            for r in (yield from self._resource_points(collection_name, flt))
         }

@@ -17,6 +17,7 @@ from typing import Any
 
 from qdrant_client import models
 
+from sentinel_vectors.engine import AskAccess, Step
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.scope import OWNER_KEY, Access
@@ -44,7 +45,7 @@ class _Selection:
 class Updates(ClientBase):
     """The update and delete methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
 
-    async def update_vectors(
+    def update_vectors(
         self,
         collection_name: str,
         points: Sequence[models.PointVectors],
@@ -52,7 +53,7 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Replace the named vectors of existing points the caller may edit.
 
         Every id must name an existing point of the caller's workspace that it may view
@@ -61,7 +62,7 @@ class Updates(ClientBase):
         """
         if isinstance(points, str | bytes) or not isinstance(points, Sequence) or not points:
             raise InvalidInputError("points must be a non-empty list of models.PointVectors")
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         pids: list[str] = []
         logical: dict[str, LogicalId] = {}
         vectors: list[Any] = []
@@ -80,10 +81,10 @@ class Updates(ClientBase):
             pids.append(pid)
             logical[pid] = lid
             vectors.append(vector)
-        edit = await self.scope.access("edit")
-        stored = await self._records(collection_name, pids, with_vectors=False)
+        edit = yield AskAccess("edit")
+        stored = yield from self._records(collection_name, pids, with_vectors=False)
         # A point the caller may not view is missing, exactly like an absent id.
-        reached = await self._reachable(stored, edit, logical)
+        reached = yield from self._reachable(stored, edit, logical)
         missing = [logical[p] for p in pids if p not in reached]
         if missing:
             raise InvalidInputError(
@@ -95,7 +96,7 @@ class Updates(ClientBase):
         allowed = self._policy.overwritable(edit)
         if allowed is None:
             return completed()
-        result: models.UpdateResult = await self._call(
+        result: models.UpdateResult = yield self._native(
             "update_vectors",
             collection_name=collection_name,
             update_filter=to_filter(self._compiler, allowed),
@@ -110,7 +111,7 @@ class Updates(ClientBase):
         )
         return result
 
-    async def delete(
+    def delete(
         self,
         collection_name: str,
         points_selector: PointsSelectorArg,
@@ -118,7 +119,7 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Delete points the caller may edit, by ids or by filter.
 
         Named ids of points the caller may not view are treated as absent (invariant 9);
@@ -126,18 +127,20 @@ class Updates(ClientBase):
         :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a filter
         only ever reaches editable points.
         """
-        return await self._update_selected(
-            "delete",
-            collection_name,
-            points_selector,
-            lambda selector: {"points_selector": selector},
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._update_selected(
+                "delete",
+                collection_name,
+                points_selector,
+                lambda selector: {"points_selector": selector},
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
-    async def delete_vectors(
+    def delete_vectors(
         self,
         collection_name: str,
         vectors: Sequence[str],
@@ -146,28 +149,30 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Delete named vectors of points the caller may edit."""
         if isinstance(vectors, str) or not isinstance(vectors, Sequence) or not vectors:
             raise InvalidInputError("vectors must be a non-empty list of vector names")
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         names: list[str] = []
         for v in vectors:
             if not isinstance(v, str):
                 raise InvalidInputError(f"vector names must be strings, got {v!r}")
             names.append(space.check_name(v, what="delete_vectors"))
-        return await self._update_selected(
-            "delete_vectors",
-            collection_name,
-            points,
-            lambda selector: {"vectors": list(names), "points": selector},
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._update_selected(
+                "delete_vectors",
+                collection_name,
+                points,
+                lambda selector: {"vectors": list(names), "points": selector},
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
-    async def set_payload(
+    def set_payload(
         self,
         collection_name: str,
         payload: Mapping[str, Any],
@@ -177,7 +182,7 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Merge ``payload`` into points the caller may edit (below ``key`` if given).
 
         Tenancy keys may be repeated only with each point's stored values; they are never
@@ -187,8 +192,8 @@ class Updates(ClientBase):
         if key is not None:
             self._check_keys([key])
         selection = self._selection(points)
-        edit = await self.scope.access("edit")
-        targets = await self._targets(collection_name, selection, edit)
+        edit = yield AskAccess("edit")
+        targets = yield from self._targets(collection_name, selection, edit)
         if key is None and values.keys() & self.scope.reserved_keys:
             self._policy.check_partial_update(
                 [values] * len(targets),
@@ -197,19 +202,21 @@ class Updates(ClientBase):
             values = {k: v for k, v in values.items() if k not in self.scope.reserved_keys}
         if not values:
             return completed()
-        return await self._apply_to(
-            "set_payload",
-            collection_name,
-            targets,
-            edit,
-            lambda selector: {"payload": values, "points": selector, "key": key},
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._apply_to(
+                "set_payload",
+                collection_name,
+                targets,
+                edit,
+                lambda selector: {"payload": values, "points": selector, "key": key},
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
-    async def overwrite_payload(
+    def overwrite_payload(
         self,
         collection_name: str,
         payload: Mapping[str, Any],
@@ -218,20 +225,22 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Replace the payload of points the caller may edit; tenancy keys are kept."""
         values = check_payload(payload, what="payload")
-        return await self._overwrite(
-            collection_name,
-            values,
-            points,
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._overwrite(
+                collection_name,
+                values,
+                points,
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
-    async def clear_payload(
+    def clear_payload(
         self,
         collection_name: str,
         points_selector: PointsSelectorArg,
@@ -239,19 +248,21 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Remove every payload key but the tenancy keys from points the caller may edit."""
-        return await self._overwrite(
-            collection_name,
-            {},
-            points_selector,
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._overwrite(
+                collection_name,
+                {},
+                points_selector,
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
-    async def delete_payload(
+    def delete_payload(
         self,
         collection_name: str,
         keys: Sequence[str],
@@ -260,21 +271,23 @@ class Updates(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Remove payload ``keys`` from points the caller may edit; tenancy keys stay."""
         if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
             raise InvalidInputError("keys must be a non-empty list of payload keys")
         self._check_keys(keys)
         key_list = list(keys)
-        return await self._update_selected(
-            "delete_payload",
-            collection_name,
-            points,
-            lambda selector: {"keys": key_list, "points": selector},
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        return (
+            yield from self._update_selected(
+                "delete_payload",
+                collection_name,
+                points,
+                lambda selector: {"keys": key_list, "points": selector},
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+            )
         )
 
     def _selection(self, selector: object) -> _Selection:
@@ -296,14 +309,16 @@ class Updates(ClientBase):
             ids[self._ids.physical(value)] = lid
         return _Selection(ids=ids, caller=CallerFilter())
 
-    async def _targets(
+    def _targets(
         self, collection_name: str, selection: _Selection, edit: Access
-    ) -> list[models.Record]:
+    ) -> Step[list[models.Record]]:
         """The stored points a write reaches; named but uneditable points raise."""
         if selection.ids is not None:
-            stored = await self._records(collection_name, list(selection.ids), with_vectors=False)
+            stored = yield from self._records(
+                collection_name, list(selection.ids), with_vectors=False
+            )
             # Hidden points are absent ids (invariant 9); visible, uneditable ones raise.
-            reached = await self._reachable(stored, edit, selection.ids)
+            reached = yield from self._reachable(stored, edit, selection.ids)
             return [stored[pid] for pid in stored if pid in reached]
         flt = self._scoped_filter(edit, selection.caller)
         if flt is None:
@@ -312,7 +327,7 @@ class Updates(ClientBase):
         out: list[models.Record] = []
         offset: Any = None
         while True:
-            raw, offset = await self._call(
+            raw, offset = yield self._native(
                 "scroll",
                 collection_name=collection_name,
                 scroll_filter=flt,
@@ -328,20 +343,22 @@ class Updates(ClientBase):
             if offset is None:
                 return out
 
-    async def _update_selected(
+    def _update_selected(
         self,
         method: str,
         collection_name: str,
         points: object,
         arguments: Callable[[models.FilterSelector], dict[str, Any]],
         **options: Any,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         selection = self._selection(points)
-        edit = await self.scope.access("edit")
-        targets = await self._targets(collection_name, selection, edit)
-        return await self._apply_to(method, collection_name, targets, edit, arguments, **options)
+        edit = yield AskAccess("edit")
+        targets = yield from self._targets(collection_name, selection, edit)
+        return (
+            yield from self._apply_to(method, collection_name, targets, edit, arguments, **options)
+        )
 
-    async def _apply_to(
+    def _apply_to(
         self,
         method: str,
         collection_name: str,
@@ -349,7 +366,7 @@ class Updates(ClientBase):
         edit: Access,
         arguments: Callable[[models.FilterSelector], dict[str, Any]],
         **options: Any,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Run a native write on ``targets``: by id, and under the edit filter once more."""
         tenancy = self._scoped_filter(edit, CallerFilter())
         if tenancy is None or not targets:
@@ -360,21 +377,21 @@ class Updates(ClientBase):
             selector = models.FilterSelector(
                 filter=with_ids(tenancy, pids[start : start + ID_BATCH])
             )
-            result = await self._call(
+            result = yield self._native(
                 method, collection_name=collection_name, **arguments(selector), **options
             )
         return result
 
-    async def _overwrite(
+    def _overwrite(
         self,
         collection_name: str,
         values: dict[str, Any],
         points: object,
         **options: Any,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         selection = self._selection(points)
-        edit = await self.scope.access("edit")
-        targets = await self._targets(collection_name, selection, edit)
+        edit = yield AskAccess("edit")
+        targets = yield from self._targets(collection_name, selection, edit)
         existing = {i: self._existing(r) for i, r in enumerate(targets)}
         checked = self._policy.check_partial_update([values] * len(targets), existing)
         tenancy = self._scoped_filter(edit, CallerFilter())
@@ -396,7 +413,7 @@ class Updates(ClientBase):
             )
         results: list[models.UpdateResult] = [completed()]
         for start in range(0, len(ops), OPS_BATCH):
-            results = await self._call(
+            results = yield self._native(
                 "batch_update_points",
                 collection_name=collection_name,
                 update_operations=ops[start : start + OPS_BATCH],

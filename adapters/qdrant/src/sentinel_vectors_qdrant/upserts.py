@@ -21,6 +21,8 @@ from typing import Any, cast
 from pydantic_core import to_jsonable_python
 from qdrant_client import models
 
+from sentinel_vectors.engine import AskAccess, Step
+from sentinel_vectors.engine.writes import authorize_resources
 from sentinel_vectors.errors import InvalidInputError, WriteConflictError
 from sentinel_vectors.policy import AUDIT_LOGGER
 from sentinel_vectors.validation import check_positive_int
@@ -45,7 +47,7 @@ class _Point:
 class Upserts(ClientBase):
     """The upsert methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
 
-    async def upsert(
+    def upsert(
         self,
         collection_name: str,
         points: models.Batch | Sequence[models.PointStruct],
@@ -53,7 +55,7 @@ class Upserts(ClientBase):
         ordering: models.WriteOrdering | None = None,
         shard_key_selector: Any = None,
         timeout: int | None = None,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Insert or replace points, stamped with the caller's workspace, owner and resource.
 
         Each payload must name its resource under the resource key. Everything is checked
@@ -64,21 +66,25 @@ class Upserts(ClientBase):
         out of the caller's editable scope after the check is left as it is and
         :class:`~sentinel_vectors.errors.WriteConflictError` is raised, nothing written.
         """
-        prepared = await self._prepare_points(collection_name, points)
-        structs, snapshots, overwritable = await self._authorize_points(collection_name, prepared)
-        return await self._write_points(
-            collection_name,
-            [structs],
-            snapshots,
-            overwritable,
-            wait=wait,
-            ordering=ordering,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
-            max_retries=0,
+        prepared = yield from self._prepare_points(collection_name, points)
+        structs, snapshots, overwritable = yield from self._authorize_points(
+            collection_name, prepared
+        )
+        return (
+            yield from self._write_points(
+                collection_name,
+                [structs],
+                snapshots,
+                overwritable,
+                wait=wait,
+                ordering=ordering,
+                shard_key_selector=shard_key_selector,
+                timeout=timeout,
+                max_retries=0,
+            )
         )
 
-    async def upload_points(
+    def upload_points(
         self,
         collection_name: str,
         points: Iterable[models.PointStruct],
@@ -88,7 +94,7 @@ class Upserts(ClientBase):
         max_retries: int = 3,
         wait: bool = False,
         shard_key_selector: Any = None,
-    ) -> None:
+    ) -> Step[None]:
         """Upload points in batches of ``batch_size`` upsert requests.
 
         Unlike the native method, every point is validated and authorized before the first
@@ -103,10 +109,12 @@ class Upserts(ClientBase):
             raise InvalidInputError(f"max_retries must be a non-negative int, got {max_retries!r}")
         if isinstance(points, models.Batch) or not isinstance(points, Iterable):
             raise InvalidInputError("upload_points takes an iterable of models.PointStruct")
-        prepared = await self._prepare_points(collection_name, list(points))
-        structs, snapshots, overwritable = await self._authorize_points(collection_name, prepared)
+        prepared = yield from self._prepare_points(collection_name, list(points))
+        structs, snapshots, overwritable = yield from self._authorize_points(
+            collection_name, prepared
+        )
         batches = [structs[i : i + batch_size] for i in range(0, len(structs), batch_size)]
-        await self._write_points(
+        yield from self._write_points(
             collection_name,
             batches,
             snapshots,
@@ -118,12 +126,12 @@ class Upserts(ClientBase):
             max_retries=max_retries,
         )
 
-    async def _prepare_points(self, collection_name: str, points: object) -> list[_Point]:
+    def _prepare_points(self, collection_name: str, points: object) -> Step[list[_Point]]:
         """Validate ids, vectors and payloads of an upsert (no permission call yet)."""
         structs = as_structs(points)
         if not structs:
             raise InvalidInputError("points may not be empty")
-        space = await self._space(collection_name)
+        space = yield from self._space(collection_name)
         out: list[_Point] = []
         seen: set[str] = set()
         for i, point in enumerate(structs):
@@ -137,13 +145,13 @@ class Upserts(ClientBase):
             out.append(_Point(lid, pid, vector, payload))
         return out
 
-    async def _authorize_points(
+    def _authorize_points(
         self, collection_name: str, prepared: list[_Point]
-    ) -> tuple[list[models.PointStruct], dict[str, models.Record], models.Filter | None]:
+    ) -> Step[tuple[list[models.PointStruct], dict[str, models.Record], models.Filter | None]]:
         """Stamp and authorize; return the points to write, snapshots of replaced ones, and
         the filter a stored point must still match to be replaced (invariant 10)."""
-        edit = await self.scope.access("edit")
-        snapshots = await self._records(
+        edit = yield AskAccess("edit")
+        snapshots = yield from self._records(
             collection_name, [p.pid for p in prepared], with_vectors=True
         )
         existing = {
@@ -153,8 +161,8 @@ class Upserts(ClientBase):
         }
         stamped = self._policy.stamp([p.payload for p in prepared], edit, existing)
         self._policy.check_ids([PointIds.logical(p.logical)[1] for p in prepared], stamped)
-        await self._policy.authorize_resources(
-            edit, {str(m[self.scope.resource_key]) for m in stamped}
+        yield from authorize_resources(
+            self._policy, edit, sorted({str(m[self.scope.resource_key]) for m in stamped})
         )
         self._policy.authorize_write(edit, existing=existing.values())
         structs = [
@@ -164,7 +172,7 @@ class Upserts(ClientBase):
         allowed = self._policy.overwritable(edit)
         return structs, snapshots, None if allowed is None else to_filter(self._compiler, allowed)
 
-    async def _write_points(
+    def _write_points(
         self,
         collection_name: str,
         batches: list[list[models.PointStruct]],
@@ -176,7 +184,7 @@ class Upserts(ClientBase):
         shard_key_selector: Any,
         timeout: int | None,
         max_retries: int,
-    ) -> models.UpdateResult:
+    ) -> Step[models.UpdateResult]:
         """Send conditional upsert requests in order; roll back what was sent on a failure.
 
         Invariant 10: points the check found absent go in an ``insert_only`` request,
@@ -204,7 +212,7 @@ class Upserts(ClientBase):
                 attempt = 0
                 while True:
                     try:
-                        result = await self._call(
+                        result = yield self._native(
                             "upsert",
                             collection_name=collection_name,
                             points=points,
@@ -219,36 +227,36 @@ class Upserts(ClientBase):
                         if attempt < max_retries:
                             attempt += 1
                             continue
-                        await self._rollback(collection_name, sent, snapshots, exc)
+                        yield from self._rollback(collection_name, sent, snapshots, exc)
                         raise
-            holding = await self._holding(collection_name, batch)
+            holding = yield from self._holding(collection_name, batch)
             if len(holding) != len(batch):
                 conflict = WriteConflictError(
                     "another writer created or changed a point with one of these ids after the "
                     "write was checked; it was left as it is and nothing of this call was "
                     "written. Read the points again and retry."
                 )
-                await self._rollback(collection_name, sent, snapshots, conflict)
+                yield from self._rollback(collection_name, sent, snapshots, conflict)
                 raise conflict
         return result
 
-    async def _holding(self, collection_name: str, points: list[models.PointStruct]) -> set[str]:
+    def _holding(self, collection_name: str, points: list[models.PointStruct]) -> Step[set[str]]:
         """The ids among ``points`` whose stored payload is the one this call sent."""
         sent = {str(p.id): to_jsonable_python(p.payload) for p in points}
-        stored = await self._records(collection_name, list(sent), with_vectors=False)
+        stored = yield from self._records(collection_name, list(sent), with_vectors=False)
         return {
             pid
             for pid, payload in sent.items()
             if pid in stored and to_jsonable_python(stored[pid].payload) == payload
         }
 
-    async def _rollback(
+    def _rollback(
         self,
         collection_name: str,
         sent: list[models.PointStruct],
         snapshots: dict[str, models.Record],
         error: Exception,
-    ) -> None:
+    ) -> Step[None]:
         """Undo upsert requests that failed or preceded a failure: restore, or delete new ids.
 
         Only points that hold this call's write are touched: a point another writer put
@@ -257,7 +265,7 @@ class Upserts(ClientBase):
         restore: list[models.PointStruct] = []
         fresh: list[models.ExtendedPointId] = []
         try:
-            ours = await self._holding(collection_name, sent)
+            ours = yield from self._holding(collection_name, sent)
             for p in sent:
                 pid = str(p.id)
                 if pid not in ours:
@@ -273,14 +281,14 @@ class Upserts(ClientBase):
                 else:
                     fresh.append(pid)
             for start in range(0, len(restore), ID_BATCH):
-                await self._call(
+                yield self._native(
                     "upsert",
                     collection_name=collection_name,
                     points=restore[start : start + ID_BATCH],
                     wait=True,
                 )
             for start in range(0, len(fresh), ID_BATCH):
-                await self._call(
+                yield self._native(
                     "delete",
                     collection_name=collection_name,
                     points_selector=models.PointIdsList(points=fresh[start : start + ID_BATCH]),
