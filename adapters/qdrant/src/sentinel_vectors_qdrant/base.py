@@ -21,7 +21,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.engine import AskAccess, Native, Step
+from sentinel_vectors.engine import AskAccess, Native, Row, Step
 from sentinel_vectors.errors import (
     FilterError,
     InvalidInputError,
@@ -234,6 +234,38 @@ class ClientBase:
                 else None
             )
         return out
+
+    def _rows(
+        self, points: Sequence[models.ScoredPoint | models.Record], collection: str
+    ) -> list[Row]:
+        """Native points as the engine's rows (it re-checks them, invariant 7).
+
+        Qdrant's own check comes first, on points of the caller's workspace (any other is
+        the engine's violation): a point whose stored id is not the one its payload id maps
+        to (tampered data) is dropped and counted as a violation.
+        """
+        out: list[Row] = []
+        workspace = self.scope.workspace_id
+        for point in points:
+            payload = point.payload or {}
+            pid = str(point.id)
+            same = payload.get(WORKSPACE_KEY) == workspace
+            if same and not self._ids.matches(payload.get(ID_KEY), pid):
+                self._policy.violation(
+                    "sentinel-vectors dropped a point whose stored id does not match its "
+                    "payload id",
+                    pid,
+                    collection=collection,
+                )
+                continue
+            out.append(Row(pid=pid, meta=payload, native=point))
+        return out
+
+    @staticmethod
+    def _present[P: (models.ScoredPoint, models.Record)](point: P, view: PayloadView) -> P:
+        """A kept point as the caller wrote it: its own id, the payload keys it asked for."""
+        payload = point.payload or {}
+        return point.model_copy(update={"id": payload[ID_KEY], "payload": view.present(payload)})
 
     def _audit(self, collection: str, strategy: str, examined: int, returned: int) -> None:
         self._policy.audit(

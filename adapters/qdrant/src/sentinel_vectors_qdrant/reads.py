@@ -15,29 +15,28 @@ from typing import Any
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
 
-from sentinel_vectors.engine import AskAccess, Step
+from sentinel_vectors.engine import AskAccess, Step, listing, top_k
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.scope import Access
-from sentinel_vectors.strategy import (
-    DEFAULT_MAX_IDS_PER_QUERY,
-    OverFetchRun,
-    ReadPlan,
-    plan_read,
-)
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_qdrant.base import ID_BATCH, ClientBase
 from sentinel_vectors_qdrant.compiler import root_key
 from sentinel_vectors_qdrant.filtering import (
     CallerFilter,
-    nest,
     scope_prefetch,
-    to_filter,
     with_ids,
 )
 from sentinel_vectors_qdrant.points import LogicalId, PayloadView
 from sentinel_vectors_qdrant.queries import PreparedQuery, check_lookup
 from sentinel_vectors_qdrant.results import ScopedQueryResponse
+from sentinel_vectors_qdrant.sources import (
+    PREFILTER,
+    QuerySource,
+    RetrieveSource,
+    ScrollSource,
+    settings_of,
+)
 
 __all__ = ["Reads"]
 
@@ -77,12 +76,6 @@ class Reads(ClientBase):
             space, query, using, prefetch, query_filter, collection_name
         )
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = yield AskAccess("view")
-        scoped = yield from self._scoped_query(collection_name, request, access)
-        if scoped is None:
-            self._audit_empty(collection_name)
-            return ScopedQueryResponse.of([])
-        flt, prefetch_scoped = scoped
         native: dict[str, Any] = {
             "collection_name": collection_name,
             "query": request.query,
@@ -96,22 +89,35 @@ class Reads(ClientBase):
             "shard_key_selector": shard_key_selector,
             "timeout": timeout,
         }
-        post = None
         if prefetch is None and offset is None:
-            post = plan_read(
+            if request.refs:
+                # Points the query names must be visible first (asked again by the
+                # engine below; RequestAuth answers a repeated question from its cache).
+                access = yield AskAccess("view")
+                tenancy = self._scoped_filter(access, CallerFilter())
+                if tenancy is not None:
+                    yield from self._check_refs(collection_name, request, tenancy, access)
+            # The engine's top-k workflow: plan (pre- or post-filter), search, re-check, audit.
+            source = QuerySource(self, collection_name, native, request.caller.native)
+            found = yield from top_k(
                 self._policy,
-                access,
-                request.caller.neutral,
-                strategy=self._strategy,
-                max_ids_per_query=DEFAULT_MAX_IDS_PER_QUERY,
+                source,
                 k=limit,
-                postfilter_min_ids=self._postfilter_min_ids,
-                overfetch=self._overfetch,
+                n_queries=1,
+                caller=request.caller.neutral,
+                settings=settings_of(self),
+                collection=collection_name,
             )
-        if post is not None and post.postfilter:
-            found = yield from self._postfilter(post, native, request.caller, access, view, limit)
-            if found is not None:
-                return found
+            points = [self._present(row.native, view) for row in found.hits[0]]
+            return ScopedQueryResponse.of(points, complete=found.complete)
+        # Prefetch stages (each scoped by the tenancy filter) or an offset: one pre-filtered
+        # query, outside the engine (its top-k has no prefetch tree and no offset).
+        access = yield AskAccess("view")
+        scoped = yield from self._scoped_query(collection_name, request, access)
+        if scoped is None:
+            self._audit_empty(collection_name)
+            return ScopedQueryResponse.of([])
+        flt, prefetch_scoped = scoped
         raw: QueryResponse = yield self._native(
             "query_points",
             **native,
@@ -123,62 +129,6 @@ class Reads(ClientBase):
         kept = self._accept(raw.points, access, view, collection_name)
         self._audit(collection_name, "prefilter", len(raw.points), len(kept))
         return ScopedQueryResponse.of(kept)
-
-    def _postfilter(
-        self,
-        plan: ReadPlan,
-        native: dict[str, Any],
-        caller: CallerFilter,
-        access: Access,
-        view: PayloadView,
-        limit: int,
-    ) -> Step[ScopedQueryResponse | None]:
-        """Run a post-filter plan; ``None`` when it fell short and ``auto`` falls back."""
-        collection_name: str = native["collection_name"]
-        flt = nest(to_filter(self._compiler, plan.filters[0]), caller.native)
-        admitted: dict[str, models.ScoredPoint] = {}
-        # Qdrant ranks best first; whether best means the highest score (cosine, dot,
-        # fusion) or the lowest (euclid, manhattan) is read off the candidates.
-        order = {"sign": 1.0}
-
-        def search(fetch: int) -> Step[list[list[models.ScoredPoint]]]:
-            raw: QueryResponse = yield self._native(
-                "query_points", **native, query_filter=flt, limit=fetch
-            )
-            points = raw.points
-            if len(points) >= 2 and points[0].score != points[-1].score:
-                order["sign"] = -1.0 if points[0].score > points[-1].score else 1.0
-            return [points]
-
-        def admit(point: models.ScoredPoint) -> bool:
-            (kept,) = self._accept_pairs([point], access, view, collection_name, postfiltered=True)
-            if kept is not None:
-                admitted[str(point.id)] = kept
-            return kept is not None
-
-        run = OverFetchRun[models.ScoredPoint](
-            plan,
-            limit,
-            1,
-            admit,
-            lambda point: str(point.id),
-            lambda point: order["sign"] * point.score,
-        )
-        for fetch, which in run.rounds():
-            run.feed(which, fetch, (yield from search(fetch)))
-        (got,) = run.results()
-        if not got.complete and plan.fallback is not None:
-            return None
-        points = [admitted[str(point.id)] for point in got.hits]
-        self._policy.audit(
-            strategy="postfilter",
-            examined=got.examined,
-            returned=len(points),
-            dropped=got.examined - len(points),
-            complete=got.complete,
-            collection=collection_name,
-        )
-        return ScopedQueryResponse.of(points, complete=got.complete)
 
     def query_batch_points(
         self,
@@ -344,32 +294,31 @@ class Reads(ClientBase):
         caller = self._caller_filter(scroll_filter)
         start = None if offset is None else self._ids.physical(offset, what="offset")
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = yield AskAccess("view")
-        flt = self._scoped_filter(access, caller)
-        if flt is None:
-            self._audit_empty(collection_name)
-            return [], None
-        raw, _ = yield self._native(
-            "scroll",
-            collection_name=collection_name,
-            scroll_filter=flt,
-            limit=limit + 1 if order_by is None else limit,
-            order_by=order_by,
-            offset=start,
-            with_payload=view.fetch,
-            with_vectors=with_vectors,
-            consistency=consistency,
-            shard_key_selector=shard_key_selector,
-            timeout=timeout,
+        source = ScrollSource(
+            self,
+            collection_name,
+            caller.native,
+            limit,
+            {
+                "order_by": order_by,
+                "offset": start,
+                "with_payload": view.fetch,
+                "with_vectors": with_vectors,
+                "consistency": consistency,
+                "shard_key_selector": shard_key_selector,
+                "timeout": timeout,
+            },
         )
-        page, extra = raw[:limit], raw[limit:]
-        kept = self._accept(page, access, view, collection_name)
-        next_offset: LogicalId | None = None
-        if extra:
-            boundary = self._accept(extra[:1], access, view, collection_name)
-            next_offset = boundary[0].id if boundary else None
-        self._audit(collection_name, "prefilter", len(page), len(kept))
-        return kept, next_offset
+        listed = yield from listing(
+            self._policy,
+            source,
+            caller=caller.neutral,
+            settings=PREFILTER,
+            collection=collection_name,
+        )
+        page, past = source.split(listed.rows)
+        kept = [self._present(row.native, view) for row in page]
+        return kept, None if past is None else self._present(past.native, view).id
 
     def retrieve(
         self,
@@ -386,36 +335,27 @@ class Reads(ClientBase):
             raise InvalidInputError("ids must be a list of point ids")
         wanted = list(dict.fromkeys(self._ids.physical(i, what="ids[]") for i in ids))
         view = PayloadView.of(with_payload, self.scope.resource_key)
-        access = yield AskAccess("view")
-        flt = self._scoped_filter(access, CallerFilter())
-        if flt is None or not wanted:
+        if not wanted:
+            yield AskAccess("view")  # as any read: the permission service answers first
             self._audit_empty(collection_name)
             return []
-        found: dict[str, models.Record] = {}
-        examined = 0
-        for start in range(0, len(wanted), ID_BATCH):
-            chunk = wanted[start : start + ID_BATCH]
-            raw, _ = yield self._native(
-                "scroll",
-                collection_name=collection_name,
-                scroll_filter=with_ids(flt, chunk),
-                limit=len(chunk),
-                with_payload=view.fetch,
-                with_vectors=with_vectors,
-                consistency=consistency,
-                shard_key_selector=shard_key_selector,
-                timeout=timeout,
-            )
-            examined += len(raw)
-            pids = [str(r.id) for r in raw]
-            for pid, record in zip(
-                pids, self._accept_pairs(raw, access, view, collection_name), strict=True
-            ):
-                if record is not None:
-                    found[pid] = record
-        kept = [found[p] for p in wanted if p in found]
-        self._audit(collection_name, "prefilter", examined, len(kept))
-        return kept
+        source = RetrieveSource(
+            self,
+            collection_name,
+            wanted,
+            {
+                "with_payload": view.fetch,
+                "with_vectors": with_vectors,
+                "consistency": consistency,
+                "shard_key_selector": shard_key_selector,
+                "timeout": timeout,
+            },
+        )
+        listed = yield from listing(
+            self._policy, source, caller=None, settings=PREFILTER, collection=collection_name
+        )
+        found = {row.pid: row.native for row in listed.rows}
+        return [self._present(found[p], view) for p in wanted if p in found]
 
     def count(
         self,
@@ -499,15 +439,23 @@ class Reads(ClientBase):
         flt = self._scoped_filter(access, query.caller)
         if tenancy is None or flt is None:
             return None
-        if query.refs:
-            visible = yield from self._visible(collection_name, list(query.refs), tenancy, access)
-            for pid, lid in query.refs.items():
-                if pid not in visible:
-                    raise InvalidInputError(
-                        f"no point {lid!r} visible to the caller; a query may only refer to "
-                        f"points the caller can view"
-                    )
+        yield from self._check_refs(collection_name, query, tenancy, access)
         return flt, scope_prefetch(query.prefetch, tenancy)
+
+    def _check_refs(
+        self, collection_name: str, query: PreparedQuery, tenancy: models.Filter, access: Access
+    ) -> Step[None]:
+        """Every point the query names must be visible to the caller, else it is an error
+        (as natively for a missing point) that does not tell "hidden" from "absent"."""
+        if not query.refs:
+            return
+        visible = yield from self._visible(collection_name, list(query.refs), tenancy, access)
+        for pid, lid in query.refs.items():
+            if pid not in visible:
+                raise InvalidInputError(
+                    f"no point {lid!r} visible to the caller; a query may only refer to "
+                    f"points the caller can view"
+                )
 
     def _visible(
         self, collection_name: str, pids: list[str], tenancy: models.Filter, access: Access

@@ -1,30 +1,31 @@
 """Upserts: point preparation, the conditional write, and rollback.
 
 ``upsert`` and ``upload_points`` check everything before the first native request: ids,
-vectors, payloads (:meth:`Upserts._prepare_points`), then stamping and the write rule in
-the core's :class:`~sentinel_vectors.policy.TenancyPolicy`
-(:meth:`Upserts._authorize_points`). The write is conditional (invariant 10,
-:meth:`Upserts._write_points`): new ids go in ``insert_only`` requests, replaced ones in
-``update_only`` requests under the filter a stored point must still match; every batch
-is read back, and points another writer changed in between raise
-:class:`~sentinel_vectors.errors.WriteConflictError` after this call's points are rolled
-back (:meth:`Upserts._rollback`).
+vectors and payloads here (:meth:`Upserts._prepare_points`), then the engine's write
+workflow (:func:`sentinel_vectors.engine.put`: edit access, the write rule, the probe of
+stored points, stamping, all decided by :class:`~sentinel_vectors.policy.TenancyPolicy`).
+The write is conditional (invariant 10, :meth:`Upserts._write_points`): new ids go in
+``insert_only`` requests, replaced ones in ``update_only`` requests under the filter a
+stored point must still match; every batch is read back, and points another writer
+changed in between raise :class:`~sentinel_vectors.errors.WriteConflictError` after this
+call's points are rolled back (:meth:`Upserts._rollback`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from pydantic_core import to_jsonable_python
 from qdrant_client import models
 
-from sentinel_vectors.engine import AskAccess, Step
-from sentinel_vectors.engine.writes import authorize_resources
+from sentinel_vectors.engine import Step
+from sentinel_vectors.engine.writes import put
 from sentinel_vectors.errors import InvalidInputError, WriteConflictError
-from sentinel_vectors.policy import AUDIT_LOGGER
+from sentinel_vectors.filters import Filter
+from sentinel_vectors.policy import AUDIT_LOGGER, ExistingRecord
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_qdrant.base import ID_BATCH, ClientBase
 from sentinel_vectors_qdrant.filtering import to_filter
@@ -67,15 +68,11 @@ class Upserts(ClientBase):
         :class:`~sentinel_vectors.errors.WriteConflictError` is raised, nothing written.
         """
         prepared = yield from self._prepare_points(collection_name, points)
-        structs, snapshots, overwritable = yield from self._authorize_points(
-            collection_name, prepared
-        )
         return (
-            yield from self._write_points(
+            yield from self._put(
                 collection_name,
-                [structs],
-                snapshots,
-                overwritable,
+                prepared,
+                None,
                 wait=wait,
                 ordering=ordering,
                 shard_key_selector=shard_key_selector,
@@ -110,15 +107,10 @@ class Upserts(ClientBase):
         if isinstance(points, models.Batch) or not isinstance(points, Iterable):
             raise InvalidInputError("upload_points takes an iterable of models.PointStruct")
         prepared = yield from self._prepare_points(collection_name, list(points))
-        structs, snapshots, overwritable = yield from self._authorize_points(
-            collection_name, prepared
-        )
-        batches = [structs[i : i + batch_size] for i in range(0, len(structs), batch_size)]
-        yield from self._write_points(
+        yield from self._put(
             collection_name,
-            batches,
-            snapshots,
-            overwritable,
+            prepared,
+            batch_size,
             wait=wait,
             ordering=None,
             shard_key_selector=shard_key_selector,
@@ -145,32 +137,26 @@ class Upserts(ClientBase):
             out.append(_Point(lid, pid, vector, payload))
         return out
 
-    def _authorize_points(
-        self, collection_name: str, prepared: list[_Point]
-    ) -> Step[tuple[list[models.PointStruct], dict[str, models.Record], models.Filter | None]]:
-        """Stamp and authorize; return the points to write, snapshots of replaced ones, and
-        the filter a stored point must still match to be replaced (invariant 10)."""
-        edit = yield AskAccess("edit")
-        snapshots = yield from self._records(
-            collection_name, [p.pid for p in prepared], with_vectors=True
+    def _put(
+        self,
+        collection_name: str,
+        prepared: list[_Point],
+        batch_size: int | None,
+        **options: Any,
+    ) -> Step[models.UpdateResult]:
+        """The engine's write workflow (:func:`sentinel_vectors.engine.put`): edit access,
+        the write rule, the probe of stored points, stamping; then :class:`_UpsertTarget`
+        writes conditionally (invariant 10)."""
+        target = _UpsertTarget(self, collection_name, prepared, batch_size, options)
+        yield from put(
+            self._policy,
+            target,
+            "upsert",
+            ids=[PointIds.logical(p.logical)[1] for p in prepared],
+            pids=[p.pid for p in prepared],
+            metadatas=[p.payload for p in prepared],
         )
-        existing = {
-            i: self._existing(snapshots[p.pid])
-            for i, p in enumerate(prepared)
-            if p.pid in snapshots
-        }
-        stamped = self._policy.stamp([p.payload for p in prepared], edit, existing)
-        self._policy.check_ids([PointIds.logical(p.logical)[1] for p in prepared], stamped)
-        yield from authorize_resources(
-            self._policy, edit, sorted({str(m[self.scope.resource_key]) for m in stamped})
-        )
-        self._policy.authorize_write(edit, existing=existing.values())
-        structs = [
-            models.PointStruct(id=p.pid, vector=p.vector, payload={**meta, ID_KEY: p.logical})
-            for p, meta in zip(prepared, stamped, strict=True)
-        ]
-        allowed = self._policy.overwritable(edit)
-        return structs, snapshots, None if allowed is None else to_filter(self._compiler, allowed)
+        return target.result
 
     def _write_points(
         self,
@@ -357,3 +343,44 @@ def unbatch(batch: models.Batch) -> list[models.PointStruct]:
         )
         for i in range(n)
     ]
+
+
+@dataclass
+class _UpsertTarget:
+    """The engine's put target over Qdrant: the probe keeps full snapshots (with vectors)
+    of the points it finds, which a failed write restores."""
+
+    ops: Upserts
+    collection: str
+    prepared: list[_Point]
+    batch_size: int | None
+    options: dict[str, Any]
+    snapshots: dict[str, models.Record] = field(default_factory=dict)
+    result: models.UpdateResult = field(default_factory=completed)
+
+    def probe(self, pids: Sequence[str]) -> Step[dict[str, ExistingRecord]]:
+        """The stored points under ``pids`` (any workspace: the ids are ours)."""
+        self.snapshots = yield from self.ops._records(
+            self.collection, list(pids), with_vectors=True
+        )
+        return {pid: self.ops._existing(record) for pid, record in self.snapshots.items()}
+
+    def put(
+        self,
+        op: str,
+        stamped: list[dict[str, Any]],
+        stored: Mapping[str, ExistingRecord],
+        condition: Filter | None,
+    ) -> Step[None]:
+        """Write the stamped points in batches, conditionally (see ``_write_points``)."""
+        del op, stored  # always an upsert; the snapshots are the probe's
+        structs = [
+            models.PointStruct(id=p.pid, vector=p.vector, payload={**meta, ID_KEY: p.logical})
+            for p, meta in zip(self.prepared, stamped, strict=True)
+        ]
+        size = self.batch_size or len(structs)
+        batches = [structs[i : i + size] for i in range(0, len(structs), size)]
+        overwritable = None if condition is None else to_filter(self.ops._compiler, condition)
+        self.result = yield from self.ops._write_points(
+            self.collection, batches, self.snapshots, overwritable, **self.options
+        )
