@@ -13,6 +13,7 @@ from sentinel_vectors_qdrant.binding import QdrantBackend, QdrantChunkIndex
 from sentinel_vectors_qdrant.client import (
     DEFAULT_POSTFILTER_MIN_IDS,
     LOCAL_POSTFILTER_MIN_IDS,
+    QdrantOperations,
     ScopedQdrantClient,
     ScopedQueryResponse,
     SyncScopedQdrantClient,
@@ -28,6 +29,7 @@ __all__ = [
     "QdrantBackend",
     "QdrantChunkIndex",
     "QdrantFilterCompiler",
+    "QdrantOperations",
     "ScopedQdrantClient",
     "ScopedQueryResponse",
     "SyncScopedQdrantClient",
