@@ -4,7 +4,13 @@
 Each read validates its arguments, asks the scope what the caller may view, runs the
 native read under the tenancy filter (with the caller's filter nested under it), and
 re-checks every hit before it is returned (invariant 7), with one audit event per read.
-``query_points`` may post-filter (see :mod:`sentinel_vectors.strategy`).
+
+``query_points`` (without ``prefetch`` or ``offset``) runs the engine's top-k workflow
+(:func:`sentinel_vectors.engine.top_k`, which may post-filter), ``scroll`` and
+``retrieve`` its listing (:func:`sentinel_vectors.engine.listing`), over the sources of
+:mod:`~sentinel_vectors_qdrant.sources`. The others are Qdrant's own shapes the engine
+has no workflow for (a prefetch tree, several requests with their own filters, groups,
+facet counts, a total count): one pre-filtered native call under the same effects.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from typing import Any
 from qdrant_client import models
 from qdrant_client.http.models import QueryResponse
 
+from sentinel_vectors.access import Access
 from sentinel_vectors.engine import AskAccess, Step, listing, top_k
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError
 from sentinel_vectors.filters import Filter
-from sentinel_vectors.scope import Access
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_qdrant.base import ID_BATCH, ClientBase
 from sentinel_vectors_qdrant.compiler import root_key
