@@ -8,11 +8,9 @@ that holds the resource id. :meth:`Scope.access` asks the permission service
 
 from __future__ import annotations
 
-import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from sentinel_vectors import identity
 from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, Action, canonical_uuid
@@ -155,13 +153,10 @@ class Scope:
         429 is a ``RateLimitedError``); nothing is ever read or written unfiltered. A
         pooled connection broken by the server is retried once (the call is a read).
         """
-        answer = await identity.call(
-            f"accessible({self.resource_type!r}, {action!r})",
-            lambda: self.auth.accessible(self.resource_type, action),
-            time_limit=self.timeout,
-            idempotent=True,
+        answer = await identity.accessible(
+            self.auth, self.resource_type, action, time_limit=self.timeout
         )
-        return self._with_grants(_parse_answer(action, answer))
+        return self._with_grants(answer)
 
     # -- what this request changed ---------------------------------------------------
 
@@ -216,62 +211,21 @@ class Scope:
         wanted = [rid for rid in wanted if rid not in known]
         if not wanted:
             return known
-        lookup: Any = getattr(self.auth, "get_resource_acl", None)
-        if lookup is None:
+        if getattr(self.auth, "get_resource_acl", None) is None:
             raise PermissionServiceError(
                 "the auth context has no get_resource_acl(), so whether a resource is "
                 "registered cannot be checked; the write was refused (fail closed)"
             )
+        api: identity.AclAPI = self.auth  # type: ignore[assignment]
         revoked = {rid for t, rid in self._grants.revoked if t == self.resource_type}
         for rid in wanted:
-            key = uuid.UUID(rid)
-
-            def ask(key: uuid.UUID = key) -> Any:
-                return lookup(self.resource_type, key)
-
-            record = await identity.call(
-                f"the lookup of resource {rid}",
-                ask,
-                time_limit=self.timeout,
-                idempotent=True,
-                missing_ok=True,
+            record = await identity.lookup_resource(
+                api, self.resource_type, rid, time_limit=self.timeout
             )
             if (
                 record is not None
-                and _workspace_of(record) == self.workspace_id
+                and record.workspace_id == self.workspace_id
                 and rid not in revoked
             ):
                 known.add(rid)
         return known
-
-
-def _workspace_of(record: object) -> str:
-    """The canonical workspace id of an ACL record, or fail closed."""
-    try:
-        value = record["workspace_id"]  # type: ignore[index]
-        return canonical_uuid(value, what="workspace_id")
-    except (KeyError, TypeError, InvalidInputError) as exc:
-        raise PermissionServiceError(
-            "the permission service answered a resource record without a valid workspace_id; "
-            "the write was refused (fail closed)"
-        ) from exc
-
-
-def _parse_answer(action: Action, answer: object) -> Access:
-    malformed = PermissionServiceError(
-        f"the permission service answered accessible(..., {action!r}) with something that is "
-        f"not (list of resource ids, has_full_access); refused (fail closed)"
-    )
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        raise malformed
-    ids, full = answer
-    if not isinstance(full, bool) or not isinstance(ids, list | tuple | set | frozenset):
-        raise malformed
-    if set(map(type, ids)) <= {uuid.UUID}:
-        # The SDK's answer: UUID objects, kept as they are (strings are made on demand).
-        return Access.from_uuids(action, full, ids)
-    try:
-        canonical = frozenset(canonical_uuid(rid, what="resource id") for rid in ids)
-    except InvalidInputError as exc:
-        raise malformed from exc
-    return Access(action=action, full=full, resource_ids=canonical)

@@ -15,10 +15,10 @@ from collections import Counter
 import pytest
 from qdrant_client import models
 
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ensure_collection
 from tests.qdrant.conftest import DIM, Store, native
 from tests.qdrant.world import NEAR, World, scoped
-from tests.support import Tenancy
 
 
 async def test_concurrent_reads_on_two_collections_audit_their_own_collection(

@@ -12,10 +12,10 @@ import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from sentinel_vectors.errors import InvalidInputError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, SyncScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import DIM
 from tests.qdrant.world import NEAR, World
-from tests.support import Tenancy
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
