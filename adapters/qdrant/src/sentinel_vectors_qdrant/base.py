@@ -3,7 +3,9 @@
 :class:`ClientBase` holds the native client, the caller's :class:`TenancyPolicy`, the
 point id translation and the filter compiler, and the steps every read and write uses:
 validating a caller's filter, building the scoped native filter, re-checking hits
-(invariant 7), reading stored records, and calling the native client (sync or async).
+(invariant 7), reading stored records, and building native calls: every step that
+reaches Qdrant or the permission service yields an effect of :mod:`sentinel_vectors.engine`
+(``Native``, ``AskAccess``), which the clients' drivers answer, async or blocking.
 The operations themselves live in :mod:`~sentinel_vectors_qdrant.reads`,
 :mod:`~sentinel_vectors_qdrant.upserts`, :mod:`~sentinel_vectors_qdrant.updates` and
 :mod:`~sentinel_vectors_qdrant.resources`.
@@ -75,9 +77,9 @@ OPS_BATCH = 128
 
 
 class ClientBase:
-    """The state and shared steps of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`.
+    """The state and shared steps of :class:`~sentinel_vectors_qdrant.QdrantOperations`.
 
-    See that class for the arguments.
+    The arguments are :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`'s.
     """
 
     def __init__(
@@ -146,8 +148,8 @@ class ClientBase:
     def __repr__(self) -> str:
         scope = self._policy.scope
         return (
-            f"ScopedQdrantClient(workspace_id={scope.workspace_id!r}, user_id={scope.user_id!r}, "
-            f"resource_type={scope.resource_type!r})"
+            f"{type(self).__name__}(workspace_id={scope.workspace_id!r}, "
+            f"user_id={scope.user_id!r}, resource_type={scope.resource_type!r})"
         )
 
     # -- internals: filters ------------------------------------------------------------

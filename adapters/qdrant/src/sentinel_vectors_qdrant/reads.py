@@ -48,7 +48,7 @@ __all__ = ["Reads"]
 
 
 class Reads(ClientBase):
-    """The read methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
+    """The reads of both scoped clients, as workflows (see ``client``)."""
 
     def query_points(
         self,

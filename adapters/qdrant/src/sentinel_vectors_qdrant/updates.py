@@ -43,7 +43,7 @@ class _Selection:
 
 
 class Updates(ClientBase):
-    """The update and delete methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
+    """Updates and deletes of both scoped clients, as workflows (see ``client``)."""
 
     def update_vectors(
         self,

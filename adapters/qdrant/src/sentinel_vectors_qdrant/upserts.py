@@ -46,7 +46,7 @@ class _Point:
 
 
 class Upserts(ClientBase):
-    """The upsert methods of :class:`~sentinel_vectors_qdrant.ScopedQdrantClient`."""
+    """The upserts of both scoped clients, as workflows (see ``client``)."""
 
     def upsert(
         self,
