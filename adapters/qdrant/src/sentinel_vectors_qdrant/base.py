@@ -17,13 +17,14 @@ Nothing here holds per-call state: the collection a call works on is passed to e
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import UnexpectedResponse
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.engine import AskAccess, Native, Row, Step
+from sentinel_vectors.engine import Native, Row, Step, reach
 from sentinel_vectors.errors import (
     FilterError,
     InvalidInputError,
@@ -309,22 +310,17 @@ class ClientBase:
             owner_id=payload.get(OWNER_KEY),
         )
 
-    def _reachable(
-        self,
-        stored: Mapping[str, models.Record],
-        edit: Access,
-        logical: Mapping[str, LogicalId],
-    ) -> Step[set[str]]:
-        """The stored points (by stored id) an update/delete by id acts on; the core decides."""
-        found = {pid: self._existing(r) for pid, r in stored.items()}
-        if not found:
-            return set()
-        view = edit
-        if any(not edit.allows(r.resource_id) for r in found.values()):
-            view = yield AskAccess("view")
-        named = {str(logical.get(pid, pid)): pid for pid in found}
-        keys = self._policy.reachable({n: found[p] for n, p in named.items()}, edit, view)
-        return {named[n] for n in keys}
+    def _reach(
+        self, collection_name: str, logical: Mapping[str, LogicalId]
+    ) -> Step[tuple[Access, list[models.Record]]]:
+        """``edit`` access and the named points (stored id -> caller id) an update or
+        delete by id acts on: the engine's :func:`~sentinel_vectors.engine.reach` (a
+        point the caller may not view is an absent id; one it may view but not edit
+        raises), over this client's stored records."""
+        probe = _RecordProbe(self, collection_name)
+        pids = list(logical)
+        got = yield from reach(self._policy, probe, ids=[str(logical[p]) for p in pids], pids=pids)
+        return got.edit, [probe.records[pids[i]] for i in got.positions]
 
     # -- internals: native calls -------------------------------------------------------
 
@@ -362,3 +358,17 @@ def translate(exc: Exception, effect: Native) -> BaseException | None:
             store="qdrant",
         )
     return None
+
+
+@dataclass
+class _RecordProbe:
+    """The engine's probe over Qdrant: the stored points under some ids, kept whole."""
+
+    ops: ClientBase
+    collection: str
+    records: dict[str, models.Record] = field(default_factory=dict)
+
+    def probe(self, pids: Sequence[str]) -> Step[dict[str, ExistingRecord]]:
+        """The tenancy keys of the stored points among ``pids``, whoever owns them."""
+        self.records = yield from self.ops._records(self.collection, list(pids), with_vectors=False)
+        return {pid: self.ops._existing(record) for pid, record in self.records.items()}

@@ -81,11 +81,10 @@ class Updates(ClientBase):
             pids.append(pid)
             logical[pid] = lid
             vectors.append(vector)
-        edit = yield AskAccess("edit")
-        stored = yield from self._records(collection_name, pids, with_vectors=False)
         # A point the caller may not view is missing, exactly like an absent id.
-        reached = yield from self._reachable(stored, edit, logical)
-        missing = [logical[p] for p in pids if p not in reached]
+        edit, reached = yield from self._reach(collection_name, logical)
+        found = {str(record.id) for record in reached}
+        missing = [logical[p] for p in pids if p not in found]
         if missing:
             raise InvalidInputError(
                 f"no point {missing[0]!r} in the caller's workspace; update_vectors only "
@@ -192,8 +191,7 @@ class Updates(ClientBase):
         if key is not None:
             self._check_keys([key])
         selection = self._selection(points)
-        edit = yield AskAccess("edit")
-        targets = yield from self._targets(collection_name, selection, edit)
+        edit, targets = yield from self._targets(collection_name, selection)
         if key is None and values.keys() & self.scope.reserved_keys:
             self._policy.check_partial_update(
                 [values] * len(targets),
@@ -310,19 +308,16 @@ class Updates(ClientBase):
         return _Selection(ids=ids, caller=CallerFilter())
 
     def _targets(
-        self, collection_name: str, selection: _Selection, edit: Access
-    ) -> Step[list[models.Record]]:
-        """The stored points a write reaches; named but uneditable points raise."""
+        self, collection_name: str, selection: _Selection
+    ) -> Step[tuple[Access, list[models.Record]]]:
+        """``edit`` access and the stored points a write reaches; named but uneditable
+        points raise (hidden ones are absent ids, invariant 9)."""
         if selection.ids is not None:
-            stored = yield from self._records(
-                collection_name, list(selection.ids), with_vectors=False
-            )
-            # Hidden points are absent ids (invariant 9); visible, uneditable ones raise.
-            reached = yield from self._reachable(stored, edit, selection.ids)
-            return [stored[pid] for pid in stored if pid in reached]
+            return (yield from self._reach(collection_name, selection.ids))
+        edit = yield AskAccess("edit")
         flt = self._scoped_filter(edit, selection.caller)
         if flt is None:
-            return []
+            return edit, []
         view = PayloadView.of([OWNER_KEY], self.scope.resource_key)
         out: list[models.Record] = []
         offset: Any = None
@@ -341,7 +336,7 @@ class Updates(ClientBase):
                 if self._policy.recheck(payload, edit, str(record.id), collection=collection_name):
                     out.append(record)
             if offset is None:
-                return out
+                return edit, out
 
     def _update_selected(
         self,
@@ -352,8 +347,7 @@ class Updates(ClientBase):
         **options: Any,
     ) -> Step[models.UpdateResult]:
         selection = self._selection(points)
-        edit = yield AskAccess("edit")
-        targets = yield from self._targets(collection_name, selection, edit)
+        edit, targets = yield from self._targets(collection_name, selection)
         return (
             yield from self._apply_to(method, collection_name, targets, edit, arguments, **options)
         )
@@ -390,8 +384,7 @@ class Updates(ClientBase):
         **options: Any,
     ) -> Step[models.UpdateResult]:
         selection = self._selection(points)
-        edit = yield AskAccess("edit")
-        targets = yield from self._targets(collection_name, selection, edit)
+        edit, targets = yield from self._targets(collection_name, selection)
         existing = {i: self._existing(r) for i, r in enumerate(targets)}
         checked = self._policy.check_partial_update([values] * len(targets), existing)
         tenancy = self._scoped_filter(edit, CallerFilter())
