@@ -157,20 +157,36 @@ class TenancyPolicy:
         if postfiltered and same_workspace and not allowed:
             return False
         if not ok:
-            self.violations += 1
-            _audit.error(
+            self.violation(
                 "sentinel-vectors dropped a hit that failed the tenancy re-check",
-                extra={
-                    "event": "sentinel_vectors.violation",
-                    "workspace_id": self.scope.workspace_id,
-                    "user_id": self.scope.user_id,
-                    "collection": collection or self.collection,
-                    "record_id": record_id,
-                    "record_workspace_id": meta.get(WORKSPACE_KEY),
-                    "record_resource_id": meta.get(self.scope.resource_key),
-                },
+                record_id,
+                collection=collection,
+                record_workspace_id=meta.get(WORKSPACE_KEY),
+                record_resource_id=meta.get(self.scope.resource_key),
             )
         return ok
+
+    def violation(
+        self, message: str, record_id: str, *, collection: str | None = None, **details: object
+    ) -> None:
+        """Count and log one dropped hit (invariant 7) that an adapter's own check refused.
+
+        :meth:`recheck` calls it for the tenancy keys; an adapter calls it for a check of
+        its own (Qdrant: a stored id that does not match the payload's), so every
+        violation is counted in :attr:`violations` and logged at ERROR the same way.
+        """
+        self.violations += 1
+        _audit.error(
+            message,
+            extra={
+                "event": "sentinel_vectors.violation",
+                "workspace_id": self.scope.workspace_id,
+                "user_id": self.scope.user_id,
+                "collection": collection or self.collection,
+                "record_id": record_id,
+                **details,
+            },
+        )
 
     def audit(
         self,
@@ -187,7 +203,8 @@ class TenancyPolicy:
         ``dropped`` counts hits the re-check refused (for a post-filter, candidates of
         resources the caller may not see, which are expected). ``complete`` is ``False``
         when a post-filter's over-fetch could not fill ``k`` (see
-        :mod:`sentinel_vectors.strategy`).
+        :mod:`sentinel_vectors.strategy`). ``collection``: the collection read, when the
+        wrapper names it per call (default :attr:`collection`).
         """
         _audit.info(
             "sentinel-vectors scoped read",
@@ -294,6 +311,21 @@ class TenancyPolicy:
                     f"{self.scope.workspace_id}; records are always written to the caller's "
                     f"workspace. Omit workspace_id."
                 )
+
+    def keep_tenancy(self, values: Mapping[str, Any], stored: ExistingRecord) -> dict[str, Any]:
+        """``values`` with the tenancy keys a stored record already holds (workspace from
+        the scope, resource and owner as stored): the payload of a record whose payload is
+        replaced in place (Qdrant ``overwrite_payload``, ``clear_payload``).
+
+        ``values`` come from :meth:`check_partial_update`; tenancy keys never change in
+        place.
+        """
+        return {
+            **values,
+            WORKSPACE_KEY: self.scope.workspace_id,
+            self.scope.resource_key: stored.resource_id,
+            OWNER_KEY: stored.owner_id,
+        }
 
     def overwritable(self, edit: Access) -> Filter | None:
         """The filter a stored record must match, when the store applies a write, to be

@@ -1,7 +1,9 @@
 """Qdrant fixtures: a fresh collection per test, on local mode always and a server on demand.
 
 ``local`` and ``local-async`` are ``QdrantClient(":memory:")`` and
-``AsyncQdrantClient(":memory:")``: real Qdrant semantics in process (local mode ignores
+``AsyncQdrantClient(":memory:")``; ``local-sync`` is ``QdrantClient(":memory:")`` under
+:class:`SyncScopedQdrantClient` (see :func:`tests.qdrant.world.scoped`): real Qdrant
+semantics in process (local mode ignores
 payload indexes and its ``MatchAny`` is slow, so data stays small). ``server`` and
 ``server-async`` run the same tests against ``QDRANT_URL`` (e.g. the service in
 ``docker-compose.test.yml``) and are skipped when it is not set.
@@ -31,6 +33,7 @@ _needs_server = pytest.mark.skipif(not QDRANT_URL, reason="QDRANT_URL is not set
 CLIENT_KINDS = [
     pytest.param("local", id="local"),
     pytest.param("local-async", id="local-async"),
+    pytest.param("local-sync", id="local-sync"),
     pytest.param("server", id="server", marks=_needs_server),
     pytest.param("server-async", id="server-async", marks=_needs_server),
 ]
@@ -38,7 +41,7 @@ CLIENT_KINDS = [
 
 def make_client(kind: str) -> QdrantClient | AsyncQdrantClient:
     """A native client of one kind (local mode in memory, or the ``QDRANT_URL`` server)."""
-    if kind == "local":
+    if kind in ("local", "local-sync"):
         return QdrantClient(":memory:")
     if kind == "local-async":
         return AsyncQdrantClient(":memory:")

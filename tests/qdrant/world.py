@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
-from qdrant_client import models
+import anyio.to_thread
+from qdrant_client import QdrantClient, models
 
 from sentinel_vectors.testing.conformance import NEAR, Cast, Member, Tenancy, vec
-from sentinel_vectors_qdrant import ScopedQdrantClient
+from sentinel_vectors_qdrant import ScopedQdrantClient, SyncScopedQdrantClient
 from tests.qdrant.conftest import Store
 
 # A UUID point id written in upper case: it must come back exactly like this.
@@ -15,8 +17,39 @@ UUID_ID = "6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C"
 
 
 def scoped(store: Store, member: Member, **kw: Any) -> ScopedQdrantClient:
-    """The member's scoped client over the store's native client."""
+    """The member's scoped client over the store's native client.
+
+    On ``local-sync`` stores: a :class:`SyncScopedQdrantClient` whose blocking methods
+    run in a worker thread of the test's event loop (as in a FastAPI ``def`` route), so
+    the same tests run the sync form.
+    """
+    if store.kind == "local-sync":
+        assert isinstance(store.client, QdrantClient)
+        sync = SyncScopedQdrantClient(store.client, member.auth, resource_type="document", **kw)
+        return cast(ScopedQdrantClient, InWorkerThread(sync))
     return ScopedQdrantClient(store.client, member.auth, resource_type="document", **kw)
+
+
+class InWorkerThread:
+    """A sync scoped client called from async tests: each method call runs in a worker
+    thread of the running loop (``anyio.to_thread.run_sync``), where a blocking call
+    reaches the loop that owns the permission client."""
+
+    def __init__(self, sync: SyncScopedQdrantClient) -> None:
+        self._sync = sync
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._sync, name)
+        if not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await anyio.to_thread.run_sync(functools.partial(attr, *args, **kwargs))
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return dir(self._sync)
 
 
 class World(Cast):
@@ -67,7 +100,7 @@ class Writer:
         self.store = store
         self.member: Member = t.member("editor", t.workspace())
         self.doc = t.resource(self.member, "private")
-        self.client = ScopedQdrantClient(store.client, self.member.auth, resource_type="document")
+        self.client = scoped(store, self.member)
 
     def point(self, pid: Any, vector: Any = None, **payload: Any) -> models.PointStruct:
         return models.PointStruct.model_construct(

@@ -7,6 +7,7 @@ pinned down on its own so a regression names the rule it broke.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from dataclasses import dataclass, field
 
@@ -283,3 +284,26 @@ async def test_invariant_6_timeout_fails_closed() -> None:
     scope = Scope.of(StaticAuth(delay=1.0), resource_type="document", timeout=0.05)
     with pytest.raises(PermissionServiceError, match="did not answer"):
         await scope.access("view")
+
+
+def test_a_violation_an_adapter_reports_is_counted_and_logged_like_a_recheck(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    p = policy()
+    with caplog.at_level(logging.ERROR, logger="sentinel_vectors.audit"):
+        assert not p.recheck({"workspace_id": str(uuid.uuid4())}, access(R1), "x", collection="a")
+        p.violation("stored id does not match", "y", collection="b")
+    assert p.violations == 2
+    events = [(r.event, r.collection, r.record_id) for r in caplog.records]  # type: ignore[attr-defined]
+    assert events == [
+        ("sentinel_vectors.violation", "a", "x"),
+        ("sentinel_vectors.violation", "b", "y"),
+    ]
+
+
+def test_keep_tenancy_gives_the_stored_tenancy_keys_whatever_the_values_say() -> None:
+    other = str(uuid.uuid4())
+    kept = policy().keep_tenancy(
+        {"topic": "a", "owner_id": USER, "resource_id": R2}, ExistingRecord(WS, R1, other)
+    )
+    assert kept == {"topic": "a", "workspace_id": WS, "resource_id": R1, "owner_id": other}

@@ -1,7 +1,8 @@
 """Scoped Qdrant client for sentinel-vectors.
 
 ``ScopedQdrantClient(client, request_auth, resource_type="document")`` wraps a
-``QdrantClient`` or ``AsyncQdrantClient`` so that every write is stamped with the
+``QdrantClient`` or ``AsyncQdrantClient`` (``SyncScopedQdrantClient``: the same with
+blocking methods, over a ``QdrantClient``) so that every write is stamped with the
 caller's workspace, owner and resource, and every read is confined to what the caller
 may view. ``ensure_collection(...)`` creates a collection with the tenant payload indexes.
 ``QdrantBackend(client, collection_name, resource_type="document")`` is the binding the
@@ -12,8 +13,10 @@ from sentinel_vectors_qdrant.binding import QdrantBackend, QdrantChunkIndex
 from sentinel_vectors_qdrant.client import (
     DEFAULT_POSTFILTER_MIN_IDS,
     LOCAL_POSTFILTER_MIN_IDS,
+    QdrantOperations,
     ScopedQdrantClient,
     ScopedQueryResponse,
+    SyncScopedQdrantClient,
 )
 from sentinel_vectors_qdrant.collection import ensure_collection
 from sentinel_vectors_qdrant.compiler import QdrantFilterCompiler
@@ -26,7 +29,9 @@ __all__ = [
     "QdrantBackend",
     "QdrantChunkIndex",
     "QdrantFilterCompiler",
+    "QdrantOperations",
     "ScopedQdrantClient",
     "ScopedQueryResponse",
+    "SyncScopedQdrantClient",
     "ensure_collection",
 ]
