@@ -3,6 +3,8 @@
 ``ScopedCollection(collection, request_auth, resource_type="document")`` wraps a
 ``chromadb`` collection so that every write is stamped with the caller's workspace,
 owner and resource, and every read is confined to what the caller may view.
+``SyncScopedCollection`` is the same over a sync ``chromadb.Collection``, for blocking
+code.
 """
 
 from sentinel_vectors_chroma.collection import (
@@ -11,10 +13,12 @@ from sentinel_vectors_chroma.collection import (
     ScopedQueryResult,
 )
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler
+from sentinel_vectors_chroma.sync import SyncScopedCollection
 
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
     "ChromaWhereCompiler",
     "ScopedCollection",
     "ScopedQueryResult",
+    "SyncScopedCollection",
 ]
