@@ -240,6 +240,7 @@ def setup_quickstart(world: World, request: pytest.FixtureRequest) -> Setup:
     def after(ns: dict[str, Any]) -> None:
         got = world.loop.run_until_complete(ns["docs"].get(include=["metadatas"]))
         assert len(got["ids"]) == len(TEXTS)  # step 4 wrote one record per chunk
+        assert ns["found"] and set(ns["found"]) <= set(got["ids"])  # "Sync code" found them
 
     path = "docs/quickstart.md"
     return Setup(
