@@ -16,10 +16,16 @@ from anyio.from_thread import start_blocking_portal
 from sentinel_auth import PermissionClient
 
 from sentinel_vectors import request_auth
-from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, PermissionServiceError
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    PermissionServiceError,
+    WriteConflictError,
+)
 from sentinel_vectors.testing.keys import make_user
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors_chroma import SyncScopedCollection
+from tests.chroma.test_conditional_writes import _competitor, _stored, racing
 from tests.chroma.test_invariants import native_ids
 from tests.servers.chroma import ChromaServer
 from tests.support import Tenancy
@@ -142,3 +148,27 @@ async def test_sync_form_refuses_an_async_collection(
             SyncScopedCollection(collection, editor.auth, resource_type="document")
     finally:
         await aclient.delete_collection(name)
+
+
+@SYNC_CLIENTS
+@pytest.mark.invariant(10)
+async def test_invariant_10_sync_form_spares_a_record_written_after_the_check(
+    chroma_collection: Any, tenancy: Tenancy
+) -> None:
+    """The blocking driver throws the conflict into the same write: undone, then raised."""
+    ws = tenancy.workspace()
+    alice, bob = tenancy.member("editor", ws), tenancy.member("editor", ws)
+    mine, bobs = tenancy.resource(alice), tenancy.resource(bob)
+    theirs = {"workspace_id": str(ws), "resource_id": bobs, "owner_id": str(bob.id)}
+    proxy = racing(chroma_collection, _competitor(f"{ws}:x", theirs))
+    docs = SyncScopedCollection(proxy, alice.auth, resource_type="document")
+    with pytest.raises(WriteConflictError, match="nothing of this call was written"):
+        await anyio.to_thread.run_sync(
+            lambda: docs.upsert(
+                ids=["y", "x"],
+                embeddings=[[1.0, 0.0, 0.0]] * 2,
+                metadatas=[{"resource_id": mine}] * 2,
+                documents=["alice's"] * 2,
+            )
+        )
+    assert await _stored(chroma_collection) == {f"{ws}:x": {**theirs, "document": "bob's"}}
