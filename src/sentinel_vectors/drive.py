@@ -99,20 +99,14 @@ async def run_async[T](
                 return await scope.registered(effect.resource_ids)
             return await native(effect)
 
+        turn = _Turn[T](step, translate)
         try:
-            value: Any = None
-            error: BaseException | None = None
-            while True:
+            while (effect := turn.next()) is not None:
                 try:
-                    effect = step.send(value) if error is None else step.throw(error)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                value, error = None, None
-                try:
-                    value = await answer(effect)
+                    turn.answer(await answer(effect))
                 except Exception as exc:
-                    error = _translated(exc, effect, translate)
+                    turn.fail(exc, effect)
+            return turn.result
         finally:
             step.close()
 
@@ -153,22 +147,42 @@ def run_sync[T](
                 return blocking(lambda: scope.registered(ids))
             return native(effect)
 
+        turn = _Turn[T](step, translate)
         try:
-            value: Any = None
-            error: BaseException | None = None
-            while True:
+            while (effect := turn.next()) is not None:
                 try:
-                    effect = step.send(value) if error is None else step.throw(error)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                value, error = None, None
-                try:
-                    value = answer(effect)
+                    turn.answer(answer(effect))
                 except Exception as exc:
-                    error = _translated(exc, effect, translate)
+                    turn.fail(exc, effect)
+            return turn.result
         finally:
             step.close()
+
+
+class _Turn[T]:
+    """Where a workflow is: the answer or error to resume it with, or its result."""
+
+    def __init__(self, step: Step[T], translate: Translate | None) -> None:
+        self.step, self.translate = step, translate
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.result: T
+
+    def next(self) -> Effect | None:
+        """Resume the workflow; its next effect, or ``None`` once it returned."""
+        value, error = self.value, self.error
+        self.value, self.error = None, None
+        try:
+            return self.step.send(value) if error is None else self.step.throw(error)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+    def answer(self, value: Any) -> None:
+        self.value = value
+
+    def fail(self, exc: Exception, effect: Effect) -> None:
+        self.error = _translated(exc, effect, self.translate)
 
 
 def _need[C](connect: C | None) -> C:

@@ -22,11 +22,14 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, canonical_uuid
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, ReservedKeyError
 from sentinel_vectors.filters import Filter, and_, eq, filter_keys, in_
-from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
+
+if TYPE_CHECKING:  # the Scope carries the auth context (I/O); the policy only reads it
+    from sentinel_vectors.scope import Scope
 
 __all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy", "resource_of_id"]
 

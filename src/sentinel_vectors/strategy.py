@@ -38,10 +38,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sentinel_vectors.access import WORKSPACE_KEY, Access
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import Filter, and_, eq, in_
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import WORKSPACE_KEY, Access
 
 __all__ = [
     "DEFAULT_MAX_IDS_PER_QUERY",
@@ -66,10 +66,10 @@ STRATEGIES: tuple[StrategyName, ...] = ("auto", "prefilter", "chunked-prefilter"
 DEFAULT_MAX_IDS_PER_QUERY = 20_000
 """Accessible-list size above which reads are chunked (see module docstring).
 
-Measured on a Chroma server (``benchmarks/chroma_large_acl.py``, 20k chunks): fewer,
-larger ``IN`` lists are faster (30k ids: 184 ms as one query, 266 ms as three of 10k,
-824 ms as twelve of 2.5k), and Chroma's SQLite refuses more than 32,766 bound values in
-one query. 20,000 keeps a wide margin under that cap for the caller's own filter.
+Fewer, larger ``IN`` lists are faster, and stores cap the values one query may bind
+(Chroma's SQLite: 32,766); 20,000 keeps a wide margin under that cap for the caller's
+own filter. The measurements are in ``docs/benchmarks.md`` (Chroma: large accessible
+lists).
 """
 
 

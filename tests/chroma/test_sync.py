@@ -22,13 +22,13 @@ from sentinel_vectors.errors import (
     PermissionServiceError,
     WriteConflictError,
 )
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.keys import make_user
 from sentinel_vectors.testing.server import RunningEmulator
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 from sentinel_vectors_chroma import SyncScopedCollection
 from tests.chroma.test_conditional_writes import _competitor, _stored, racing
 from tests.chroma.test_invariants import native_ids
-from tests.servers.chroma import ChromaServer
-from tests.support import Tenancy
 
 SYNC_CLIENTS = pytest.mark.parametrize("chroma_collection", ["http", "local"], indirect=True)
 E1, E2 = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]

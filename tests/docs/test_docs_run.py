@@ -42,9 +42,9 @@ from sentinel_vectors import request_auth
 from sentinel_vectors.embedders import HashingEmbedder
 from sentinel_vectors.testing import SigningKeys, make_user
 from sentinel_vectors.testing.server import RunningEmulator, run_emulator
+from sentinel_vectors.testing.servers.chroma import ChromaServer
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from tests.docs.runner import Block, blocks_of, run_block
-from tests.servers.chroma import ChromaServer
-from tests.servers.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted(
@@ -510,9 +510,9 @@ def setup_rag(world: World, request: pytest.FixtureRequest) -> Setup:
     pytest.importorskip("static_model", reason="the rag extra (x86-64 Linux wheel)")
     from llama_index.core.llms import MockLLM
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
     from sentinel_vectors.embedders import StaticModelEmbedder
     from sentinel_vectors.index import Chunk
+    from sentinel_vectors_chroma import ChromaBackend
 
     server: ChromaServer = request.getfixturevalue("chroma_http")
     collection = _chroma_collection(server, configuration={"hnsw": {"space": "cosine"}})

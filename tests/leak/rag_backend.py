@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import chromadb
 import pytest
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors.testing.servers.chroma import ChromaServer
+from sentinel_vectors_chroma import ChromaBackend
 from tests.leak.chroma_backend import ChromaLeakBackend
-from tests.servers.chroma import ChromaServer
 
 
 class QueryVector:

@@ -5,7 +5,7 @@ is a generator. It never calls the permission service or a store itself; it yiel
 effect and is resumed with the answer:
 
 - :class:`AskAccess`: ``accessible(resource_type, action)`` of the caller, as an
-  :class:`~sentinel_vectors.scope.Access` (the driver calls
+  :class:`~sentinel_vectors.access.Access` (the driver calls
   :meth:`Scope.access <sentinel_vectors.scope.Scope.access>`);
 - :class:`AskRegistered`: which resources are registered in the caller's workspace (the
   driver calls :meth:`Scope.registered <sentinel_vectors.scope.Scope.registered>`);
@@ -23,7 +23,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sentinel_vectors.scope import Action
+from sentinel_vectors.access import Action
 
 __all__ = ["AskAccess", "AskRegistered", "Effect", "Native", "Row", "Step"]
 

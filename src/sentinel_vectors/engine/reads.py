@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sentinel_vectors.access import Access, Action
 from sentinel_vectors.engine.effects import AskAccess, Row, Step
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import Access, Action
 from sentinel_vectors.strategy import (
     DEFAULT_MAX_IDS_PER_QUERY,
     OverFetch,
@@ -150,22 +150,10 @@ def top_k(
     action: Action = "view",
 ) -> Step[TopK]:
     """The ``k`` nearest records the caller may ``action``, for ``n_queries`` queries."""
-    policy.check_caller_filter(caller)
-    access = yield AskAccess(action)
-    plan = plan_read(
-        policy,
-        access,
-        caller,
-        strategy=settings.strategy,
-        max_ids_per_query=settings.max_ids_per_query,
-        k=k,
-        postfilter_min_ids=settings.postfilter_min_ids,
-        overfetch=settings.overfetch,
-        native_ids=settings.native_ids,
-    )
-    if plan is None:
-        policy.audit(strategy="empty", examined=0, returned=0, dropped=0, collection=collection)
-        return TopK([[] for _ in range(n_queries)], "empty", access=access)
+    planned = yield from _planned(policy, caller, settings, action, collection, k=k)
+    if planned is None:
+        return TopK([[] for _ in range(n_queries)], "empty")
+    access, plan = planned
     out: TopK | None = None
     if plan.postfilter:
         out = yield from _postfilter(policy, source, plan, access, k, n_queries, collection)
@@ -261,12 +249,10 @@ def listing(
     action: Action = "view",
 ) -> Step[Listed]:
     """The records the caller may ``action`` under ``caller``, ``offset``/``limit`` applied."""
-    policy.check_caller_filter(caller)
-    access = yield AskAccess(action)
-    plan = _flat_plan(policy, access, caller, settings)
-    if plan is None:
-        policy.audit(strategy="empty", examined=0, returned=0, dropped=0, collection=collection)
+    planned = yield from _planned(policy, caller, settings, action, collection)
+    if planned is None:
         return Listed()
+    access, plan = planned
     single = len(plan.filters) == 1
     rows: list[Row] = []
     for flt in plan.filters:
@@ -300,12 +286,10 @@ def counting(
     action: Action = "view",
 ) -> Step[Counted]:
     """How many records the caller may ``action`` under ``caller``."""
-    policy.check_caller_filter(caller)
-    access = yield AskAccess(action)
-    plan = _flat_plan(policy, access, caller, settings)
-    if plan is None:
-        policy.audit(strategy="empty", examined=0, returned=0, dropped=0, collection=collection)
+    planned = yield from _planned(policy, caller, settings, action, collection)
+    if planned is None:
         return Counted()
+    access, plan = planned
     examined = returned = 0
     for flt in plan.filters:
         for group, n in (yield from source.count(flt, plan.ids)):
@@ -323,15 +307,31 @@ def counting(
     return Counted(returned, strategy, examined)
 
 
-def _flat_plan(
-    policy: TenancyPolicy, access: Access, caller: Filter | None, settings: ReadSettings
-) -> ReadPlan | None:
-    """A pre-filter plan (listings and counts never post-filter)."""
-    return plan_read(
+def _planned(
+    policy: TenancyPolicy,
+    caller: Filter | None,
+    settings: ReadSettings,
+    action: Action,
+    collection: str | None,
+    *,
+    k: int | None = None,
+) -> Step[tuple[Access, ReadPlan] | None]:
+    """Access and the read plan (only a top-``k`` read may post-filter); ``None``, audited,
+    when the caller can see nothing: the store is not asked."""
+    policy.check_caller_filter(caller)
+    access = yield AskAccess(action)
+    plan = plan_read(
         policy,
         access,
         caller,
         strategy=settings.strategy,
         max_ids_per_query=settings.max_ids_per_query,
+        k=k,
+        postfilter_min_ids=settings.postfilter_min_ids,
+        overfetch=settings.overfetch,
         native_ids=settings.native_ids,
     )
+    if plan is None:
+        policy.audit(strategy="empty", examined=0, returned=0, dropped=0, collection=collection)
+        return None
+    return access, plan

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sentinel_vectors.access import OWNER_KEY, Access, Action
 from sentinel_vectors.engine.effects import AskAccess, Step
 from sentinel_vectors.engine.reads import ListSource
 from sentinel_vectors.engine.writes import DeleteTarget
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import OWNER_KEY, Access, Action
 
 __all__ = ["remove_resource", "resource_owners", "resource_records"]
 

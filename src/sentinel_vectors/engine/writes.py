@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from sentinel_vectors.access import Access
 from sentinel_vectors.engine.effects import AskAccess, AskRegistered, Row, Step
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
-from sentinel_vectors.scope import Access
 from sentinel_vectors.strategy import plan_read
 from sentinel_vectors.validation import refuse_existing_ids
 

@@ -5,8 +5,11 @@
 owner and resource, and every read is confined to what the caller may view.
 ``SyncScopedCollection`` is the same over a sync ``chromadb.Collection``, for blocking
 code.
+``ChromaBackend(collection, resource_type="document")`` is the binding the FastAPI
+layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
 
+from sentinel_vectors_chroma.binding import ChromaBackend, ChromaChunkIndex
 from sentinel_vectors_chroma.collection import (
     DEFAULT_POSTFILTER_MIN_IDS,
     ScopedCollection,
@@ -17,6 +20,8 @@ from sentinel_vectors_chroma.sync import SyncScopedCollection
 
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
+    "ChromaBackend",
+    "ChromaChunkIndex",
     "ChromaWhereCompiler",
     "ScopedCollection",
     "ScopedQueryResult",
