@@ -71,6 +71,9 @@ Columns = dict[str, Sequence[Any] | None]
 class ScopedCollectionBase:
     """A Chroma collection bound to one caller's workspace and permissions.
 
+    The arguments are :class:`~sentinel_vectors_chroma.ScopedCollection`'s; each method
+    here returns the workflow of one public method, which the subclass drives.
+
     Args:
         collection: a ``chromadb`` collection (which kind: see the subclasses).
         auth: the request's ``sentinel_auth.RequestAuth`` (any :class:`AuthContext`).

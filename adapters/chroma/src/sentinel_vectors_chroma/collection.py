@@ -33,9 +33,19 @@ __all__ = ["DEFAULT_POSTFILTER_MIN_IDS", "ScopedCollection", "ScopedQueryResult"
 class ScopedCollection(ScopedCollectionBase):
     """A Chroma collection bound to one caller's workspace and permissions (async).
 
-    ``collection``: a ``chromadb`` ``Collection`` (its calls run in a worker thread) or
-    ``AsyncCollection``. The other arguments: see
-    :class:`~sentinel_vectors_chroma.base.ScopedCollectionBase`.
+    Args:
+        collection: a ``chromadb`` ``Collection`` (its calls run in a worker thread) or
+            ``AsyncCollection``.
+        auth: the request's ``sentinel_auth.RequestAuth`` (any :class:`AuthContext`).
+        resource_type: the Sentinel resource type of the chunks' parent (``"document"``).
+        resource_key: the metadata key naming each chunk's resource id.
+        timeout: seconds to wait for the permission service before failing closed.
+        strategy: force a read strategy (see :mod:`sentinel_vectors.strategy`).
+        max_ids_per_query: accessible-list size above which reads are chunked.
+        postfilter_min_ids: accessible-list size from which ``auto`` post-filters
+            queries (``None``: never); see :data:`DEFAULT_POSTFILTER_MIN_IDS`.
+        overfetch: the post-filter's fetch schedule.
+        compiler: the filter compiler (a seam for tests and extensions).
 
     Record ids are stored as ``"<workspace_id>:<id>"`` so ids never collide across
     workspaces, and are returned exactly as the caller wrote them.
