@@ -166,12 +166,9 @@ class ScopedCollectionBase:
     ) -> Step[None]:
         """``add``/``upsert``: stamped, authorized, written conditionally."""
         id_list = as_id_list(ids)
-        n = len(id_list)
-        metas = as_metadata_list(metadatas, n, required=True)
+        metas = as_metadata_list(metadatas, len(id_list), required=True)
         assert metas is not None
-        docs = as_str_list(documents, "documents")
-        uri_list = as_str_list(uris, "uris")
-        check_lengths(n, documents=docs, uris=uri_list, images=as_seq(images))
+        columns = _own_columns(len(id_list), documents, images, uris)
         if embeddings is None:
             # Chroma would embed documents, images or uris with the collection's embedding
             # function (a model download, a network call): this suite never does.
@@ -179,14 +176,8 @@ class ScopedCollectionBase:
                 f"{op}() needs embeddings: this suite never embeds implicitly. Embed the "
                 f"documents yourself and pass embeddings=."
             )
-        embs = yield from self._vectors(embeddings, n)
+        columns["embeddings"] = yield from self._vectors(embeddings, len(id_list))
         pids = [self._policy.physical_id(i) for i in id_list]
-        columns: Columns = {
-            "embeddings": embs,
-            "documents": docs,
-            "images": as_seq(images),
-            "uris": uri_list,
-        }
         target = ChromaPut(self._chroma, pids, columns, self.scope.workspace_id)
         yield from engine.put(self._policy, target, op, ids=id_list, pids=pids, metadatas=metas)
 
@@ -195,25 +186,17 @@ class ScopedCollectionBase:
     ) -> Step[None]:
         """``update``: reachable records in place; tenancy keys only repeated."""
         id_list = as_id_list(ids)
-        n = len(id_list)
-        metas = as_metadata_list(metadatas, n, required=False)
-        docs = as_str_list(documents, "documents")
-        uri_list = as_str_list(uris, "uris")
-        check_lengths(n, documents=docs, uris=uri_list, images=as_seq(images))
-        if embeddings is None and (docs is not None or images is not None or uri_list is not None):
+        metas = as_metadata_list(metadatas, len(id_list), required=False)
+        columns = _own_columns(len(id_list), documents, images, uris)
+        if embeddings is None and any(column is not None for column in columns.values()):
             # Chroma would re-embed them with the collection's embedding function.
             raise InvalidInputError(
                 "update() of documents, images or uris needs their embeddings: this suite "
                 "never embeds implicitly. Pass embeddings= with them."
             )
-        embs = None if embeddings is None else (yield from self._vectors(embeddings, n))
+        if embeddings is not None:
+            columns["embeddings"] = yield from self._vectors(embeddings, len(id_list))
         pids = [self._policy.physical_id(i) for i in id_list]
-        columns: Columns = {
-            "embeddings": embs,
-            "documents": docs,
-            "images": as_seq(images),
-            "uris": uri_list,
-        }
         target = ChromaUpdate(self._chroma, pids, columns)
         yield from engine.update(self._policy, target, ids=id_list, pids=pids, metadatas=metas)
 
@@ -359,3 +342,11 @@ class ScopedCollectionBase:
             if vectors is not None and len(vectors) > 0:
                 self._dimension = len(vectors[0])
         return as_embeddings(embeddings, n=n, dimension=self._dimension, what=what)
+
+
+def _own_columns(n: int, documents: Any, images: Any, uris: Any) -> Columns:
+    """A write's ``documents``, ``images`` and ``uris`` columns, checked: one per id."""
+    docs = as_str_list(documents, "documents")
+    uri_list = as_str_list(uris, "uris")
+    check_lengths(n, documents=docs, uris=uri_list, images=as_seq(images))
+    return {"documents": docs, "images": as_seq(images), "uris": uri_list}
