@@ -361,8 +361,9 @@ class TenancyPolicy:
     def resources_of(self, metadatas: Sequence[Mapping[str, Any]]) -> list[str]:
         """The canonical resource ids a write names, sorted, each once.
 
-        Each metadata must name its resource under the resource key (a UUID); the same
-        check and message as :meth:`stamp`, made before anything is asked or read.
+        Each metadata must name its resource under the resource key (a UUID), and may
+        name no other workspace than the caller's: the checks and messages of
+        :meth:`stamp` that need no access, made before anything is asked or read.
         """
         key = self.scope.resource_key
         out: set[str] = set()
@@ -373,6 +374,7 @@ class TenancyPolicy:
                     f"(the Sentinel resource id this chunk belongs to)"
                 )
             out.add(canonical_uuid(meta[key], what=f"metadatas[{i}][{key!r}]"))
+            self._check_workspace(meta, i)
         return sorted(out)
 
     def check_resources(

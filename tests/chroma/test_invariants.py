@@ -1,26 +1,70 @@
 """The DESIGN.md security invariants, proven on real Chroma (server, async server, local).
 
 Every test names the invariant it guards. Auth is the real ``sentinel_auth.RequestAuth``
-talking HTTP to the permission-service emulator.
+talking HTTP to the permission-service emulator. Each runs on ``ScopedCollection`` and,
+over the sync clients, on ``SyncScopedCollection`` (called from a worker thread of the
+test's loop, as a FastAPI ``def`` route calls it).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import anyio.to_thread
 import pytest
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.errors import AccessDeniedError, PermissionServiceError, ReservedKeyError
 from sentinel_vectors.filters import Comparison, Filter, FilterCompiler, Membership
 from sentinel_vectors.testing.conformance import NEAR, Cast, Member, Tenancy, vec
-from sentinel_vectors_chroma import ChromaWhereCompiler, ScopedCollection
+from sentinel_vectors_chroma import ChromaWhereCompiler, ScopedCollection, SyncScopedCollection
+
+_FORM = {"form": "async"}  # which wrapper store() builds; set per test by the form fixture
+
+
+class AwaitedSync:
+    """A ``SyncScopedCollection`` whose methods are awaited from a worker thread.
+
+    Only how the tests call it: every attribute (and ``dir()``) is the sync wrapper's.
+    """
+
+    def __init__(self, sync: SyncScopedCollection) -> None:
+        self._sync = sync
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._sync, name)
+        if not callable(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await anyio.to_thread.run_sync(functools.partial(attr, *args, **kwargs))
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return dir(self._sync)
 
 
 def store(collection: Any, member: Member, **kw: Any) -> ScopedCollection:
+    if _FORM["form"] == "sync":
+        sync = SyncScopedCollection(collection, member.auth, resource_type="document", **kw)
+        return AwaitedSync(sync)  # type: ignore[return-value]
     return ScopedCollection(collection, member.auth, resource_type="document", **kw)
+
+
+@pytest.fixture(autouse=True, params=["async", "sync"])
+def form(request: pytest.FixtureRequest, chroma_collection: Any) -> Iterator[str]:
+    """Each test on the async wrapper, and on the sync one over the sync clients."""
+    if request.param == "sync" and inspect.iscoroutinefunction(chroma_collection.query):
+        pytest.skip("SyncScopedCollection takes a sync collection (refusal: test_sync.py)")
+    _FORM["form"] = request.param
+    yield request.param
+    _FORM["form"] = "async"
 
 
 async def native_ids(collection: Any) -> list[str]:
@@ -57,7 +101,7 @@ class World(Cast):
 
 
 @pytest.fixture
-async def world(tenancy: Tenancy, chroma_collection: Any) -> World:
+async def world(tenancy: Tenancy, chroma_collection: Any, form: str) -> World:
     w = World(tenancy)
     await w.load(chroma_collection)
     return w

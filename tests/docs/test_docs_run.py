@@ -240,6 +240,8 @@ def setup_quickstart(world: World, request: pytest.FixtureRequest) -> Setup:
     def after(ns: dict[str, Any]) -> None:
         got = world.loop.run_until_complete(ns["docs"].get(include=["metadatas"]))
         assert len(got["ids"]) == len(TEXTS)  # step 4 wrote one record per chunk
+        assert ns["found"]  # the "Sync code" block's query found chunks step 4 wrote
+        assert set(ns["found"]) <= set(got["ids"])
 
     path = "docs/quickstart.md"
     return Setup(

@@ -20,7 +20,12 @@ from sentinel_vectors import filters as F
 from sentinel_vectors.drive import call_blocking, run_async, run_sync
 from sentinel_vectors.engine import AskAccess, AskRegistered, Native, Row, Step, listing, put, top_k
 from sentinel_vectors.engine.reads import ReadSettings
-from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, StoreUnavailableError
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    ReservedKeyError,
+    StoreUnavailableError,
+)
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import WORKSPACE_KEY, Access, Scope
 from tests.unit.test_policy import WS, StaticAuth
@@ -176,3 +181,18 @@ def test_the_sync_driver_refuses_an_async_client() -> None:
     )
     with pytest.raises(InvalidInputError, match="async client"):
         run_sync(step, sc, blocking=lambda fn: asyncio.run(fn()))
+
+
+def test_put_refuses_a_forged_workspace_before_asking_anything() -> None:
+    """Bad tenancy keys are bad input: no identity question, whatever the caller may do."""
+    sc = scope(([], True))
+    step = put(
+        TenancyPolicy(sc),
+        object(),  # type: ignore[arg-type]
+        "add",
+        ids=["x", "y"],
+        pids=["p", "q"],
+        metadatas=[{"resource_id": R1}, {"resource_id": R1, WORKSPACE_KEY: str(uuid.uuid4())}],
+    )
+    with pytest.raises(ReservedKeyError, match="workspace"):
+        step.send(None)

@@ -132,8 +132,10 @@ def put(
     metadatas. ``add`` refuses ids that already hold a record in the workspace (native
     ``add`` would skip or replace them silently).
     """
+    # Malformed tenancy keys are bad input: refused before anything is asked.
+    resources = policy.resources_of(metadatas)
     edit = yield AskAccess("edit")
-    yield from authorize_resources(policy, edit, policy.resources_of(metadatas))
+    yield from authorize_resources(policy, edit, resources)
     stored = yield from target.probe(pids)
     existing = {i: stored[pid] for i, pid in enumerate(pids) if pid in stored}
     if op == "add":

@@ -3,6 +3,8 @@
 ``ScopedCollection(collection, request_auth, resource_type="document")`` wraps a
 ``chromadb`` collection so that every write is stamped with the caller's workspace,
 owner and resource, and every read is confined to what the caller may view.
+``SyncScopedCollection`` is the same over a sync ``chromadb.Collection``, for blocking
+code.
 ``ChromaBackend(collection, resource_type="document")`` is the binding the FastAPI
 layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
@@ -14,6 +16,7 @@ from sentinel_vectors_chroma.collection import (
     ScopedQueryResult,
 )
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler
+from sentinel_vectors_chroma.sync import SyncScopedCollection
 
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
@@ -22,4 +25,5 @@ __all__ = [
     "ChromaWhereCompiler",
     "ScopedCollection",
     "ScopedQueryResult",
+    "SyncScopedCollection",
 ]
