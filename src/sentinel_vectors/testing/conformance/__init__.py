@@ -1,6 +1,6 @@
 """The conformance suite: every backend-neutral rule, against any backend binding.
 
-A backend is a :class:`~sentinel_vectors.backends.StoreBackend` (``resource_type``,
+A backend is a :class:`~sentinel_vectors.binding.StoreBackend` (``resource_type``,
 ``scoped(auth)``, ``index(auth)``). The suite reaches it only through the neutral
 :class:`~sentinel_vectors.index.ChunkIndex` and
 :class:`~sentinel_vectors.lifecycle.ResourceLifecycle`, with real tokens, the SDK's real

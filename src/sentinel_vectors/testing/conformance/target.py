@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 
 __all__ = ["BackendFactory", "ConformanceTarget", "RecordReader"]
 
@@ -20,7 +20,7 @@ class ConformanceTarget:
     """One fresh, empty collection of the backend under test.
 
     Attributes:
-        backend: the binding (:class:`~sentinel_vectors.backends.StoreBackend`) over that
+        backend: the binding (:class:`~sentinel_vectors.binding.StoreBackend`) over that
             collection. Its ``resource_type`` is the Sentinel resource type the suite
             registers; its ``index(auth)`` is what every test calls.
         records: ``await records(key, value)`` returns the metadata of every record of the
