@@ -1,7 +1,7 @@
 """What the async and the sync store share: validation, and the work of one transaction.
 
-Every ``*_tx`` method takes a sync ``Session`` whose transaction the store has begun.
-The async store runs them through ``AsyncSession.run_sync`` (SQLAlchemy's own bridge),
+Every ``*_tx`` method takes a sync ``Connection`` or ``Session`` whose transaction the
+store has begun. The async store runs them through ``run_sync`` (SQLAlchemy's own bridge),
 the sync store calls them directly, so the tenancy flow exists once. Permission lookups
 happen before the transaction opens: no transaction waits on the permission service.
 """
@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError, WriteConflictError
@@ -86,6 +87,10 @@ know the visible share beforehand: pgvector pre-filters unless a caller opts in.
 
 # pgvector binds the id list as one array parameter: no per-query limit to chunk under.
 _NO_CHUNKING = 2**62
+
+Tx = Connection | Session
+"""What a ``*_tx`` method runs its statements on: a Core connection (the store opened
+the transaction on an engine) or a session (the caller's), inside its transaction."""
 
 IterativeScan = Literal["off", "relaxed_order", "strict_order"]
 """pgvector's ``hnsw.iterative_scan`` modes."""
@@ -235,6 +240,7 @@ class StoreCore:
             {WORKSPACE_KEY: self.c_ws, OWNER_KEY: self.c_owner, scope.resource_key: self.c_res},
         )
         self._ws = uuid.UUID(scope.workspace_id)
+        self._settings: dict[int | None, Select[Any]] = {}
 
     # -- validation, before any lookup ------------------------------------------------
 
@@ -306,7 +312,18 @@ class StoreCore:
     # -- statements -------------------------------------------------------------------
 
     def settings_statement(self, *, k: int | None) -> Select[Any]:
-        """``SELECT set_config(...)``: the workspace for RLS, plus HNSW settings for a query."""
+        """``SELECT set_config(...)``: the workspace for RLS, plus HNSW settings for a query.
+
+        Built once per ``k`` (the values are the store's own, fixed at construction).
+        """
+        stmt = self._settings.get(k)
+        if stmt is None:
+            stmt = self._settings_statement(k)
+            if len(self._settings) < 16:  # a caller choosing k cannot grow it without bound
+                self._settings[k] = stmt
+        return stmt
+
+    def _settings_statement(self, k: int | None) -> Select[Any]:
         pairs: list[tuple[str, str]] = [(WORKSPACE_SETTING, self.scope.workspace_id)]
         if k is not None:
             pairs.append(("hnsw.iterative_scan", self.search.iterative_scan))
@@ -357,11 +374,11 @@ class StoreCore:
 
     # -- transactions -----------------------------------------------------------------
 
-    def configure_tx(self, session: Session, k: int | None = None) -> None:
+    def configure_tx(self, session: Tx, k: int | None = None) -> None:
         """Apply the ``SET LOCAL`` settings in the session's transaction."""
         session.execute(self.settings_statement(k=k))
 
-    def _stored(self, session: Session, ids: Sequence[str]) -> dict[str, ExistingRecord]:
+    def _stored(self, session: Tx, ids: Sequence[str]) -> dict[str, ExistingRecord]:
         rows = session.execute(
             select(self.c_id, self.c_ws, self.c_res, self.c_owner)
             .where(self.c_ws == self._ws, self._ids_clause(ids))
@@ -388,7 +405,7 @@ class StoreCore:
             clause = and_(clause, ~self._ids_clause(keep))
         return clause
 
-    def remove_resource_tx(self, session: Session, flt: Filter, keep: Sequence[str]) -> int:
+    def remove_resource_tx(self, session: Tx, flt: Filter, keep: Sequence[str]) -> int:
         """Delete every row ``flt`` (from :meth:`TenancyPolicy.resource_filter`) selects."""
         self.configure_tx(session)
         result = session.execute(
@@ -396,7 +413,7 @@ class StoreCore:
         )
         return len(result.all())
 
-    def count_resource_tx(self, session: Session, flt: Filter) -> int:
+    def count_resource_tx(self, session: Tx, flt: Filter) -> int:
         """How many rows ``flt`` selects."""
         self.configure_tx(session)
         return int(
@@ -405,7 +422,7 @@ class StoreCore:
             ).scalar_one()
         )
 
-    def resource_owners_tx(self, session: Session, flt: Filter) -> set[object]:
+    def resource_owners_tx(self, session: Tx, flt: Filter) -> set[object]:
         """The owners of the rows ``flt`` selects (for the lifecycle's claim check)."""
         self.configure_tx(session)
         rows = session.execute(select(self.c_owner).distinct().where(self.where(flt))).all()
@@ -413,7 +430,7 @@ class StoreCore:
 
     def write_tx(
         self,
-        session: Session,
+        session: Tx,
         batch: Batch,
         edit: Access,
         *,
@@ -476,7 +493,7 @@ class StoreCore:
                 "checked; nothing was written. Use upsert() to replace records you may edit."
             )
 
-    def update_tx(self, session: Session, batch: Batch, edit: Access, view: Access) -> int:
+    def update_tx(self, session: Tx, batch: Batch, edit: Access, view: Access) -> int:
         """Update stored records in place (metadata merged); unknown ids are skipped.
 
         So are records the caller may not view (invariant 9); a visible record it may
@@ -525,7 +542,7 @@ class StoreCore:
 
     def delete_tx(
         self,
-        session: Session,
+        session: Tx,
         ids: list[str] | None,
         caller: Filter | None,
         edit: Access,
@@ -561,7 +578,7 @@ class StoreCore:
 
     def get_tx(
         self,
-        session: Session,
+        session: Tx,
         flt: Filter,
         access: Access,
         *,
@@ -599,7 +616,7 @@ class StoreCore:
 
     def query_tx(
         self,
-        session: Session,
+        session: Tx,
         plan: ReadPlan,
         access: Access,
         *,
@@ -615,7 +632,7 @@ class StoreCore:
         that cannot fill ``k`` falls back to the pre-filter in the same transaction.
         """
         self.configure_tx(session, k=k)
-        query = bindparam(None, vector, type_=self.c_emb.type)
+        query = bindparam(None, vector, type_=_QueryVector(self.dim))
         dist = _distance(self.c_emb, distance, query).label("distance")
         cols: list[Any] = [self.c_id, self.c_ws, self.c_res, self.c_owner, self.c_doc, self.c_meta]
         if include_embeddings:
@@ -699,11 +716,11 @@ class StoreCore:
         key = self.scope.resource_key
         native = getattr(self.compiler, "uuid_membership", None)
         if native is not None:
-            clause: ColumnElement[bool] = native(key, ids.uuids)
+            clause: ColumnElement[bool] = native(key, ids.uuid_list)
             return clause
         return self.where(in_(key, sorted(ids.resource_ids)))
 
-    def _raise_ef(self, session: Session, fetch: int) -> None:
+    def _raise_ef(self, session: Tx, fetch: int) -> None:
         """``hnsw.ef_search`` for a post-filter fetch of ``fetch`` candidates (max 1000)."""
         ef = min(max(self.search.ef_search or 40, fetch), 1000)
         session.execute(
@@ -716,7 +733,7 @@ class StoreCore:
             )
         )
 
-    def count_tx(self, session: Session, flt: Filter, access: Access) -> int:
+    def count_tx(self, session: Tx, flt: Filter, access: Access) -> int:
         """How many records ``flt`` reaches, re-checked per (workspace, resource) group."""
         self.configure_tx(session)
         rows = session.execute(
@@ -778,6 +795,24 @@ def _check_distance(distance: object) -> Distance:
             f"distance must be one of {sorted(DISTANCE_OPCLASSES)}, got {distance!r}"
         )
     return distance  # type: ignore[return-value]
+
+
+class _QueryVector(VECTOR):
+    """pgvector's ``VECTOR`` for the query vector, formatted at C speed.
+
+    :meth:`StoreCore.query_vector` hands over a list of finite Python floats; the text
+    sent is exactly what ``pgvector.Vector._to_db`` makes of it (``str(float)`` is
+    ``float.__repr__``), without a Python-level loop over the dimensions.
+    """
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        return _vector_text
+
+
+def _vector_text(value: list[float]) -> str:
+    return "[" + ",".join(map(float.__repr__, value)) + "]"
 
 
 def _distance(column: Column[Any], distance: Distance, query: Any) -> ColumnElement[float]:

@@ -35,6 +35,7 @@ from sentinel_vectors_pgvector._core import (
     Record,
     SearchSettings,
     StoreCore,
+    Tx,
     WhereArg,
 )
 from sentinel_vectors_pgvector.model import Distance
@@ -390,12 +391,14 @@ class ScopedVectorStore(_Base):
         return await self._run(self._core.resource_owners_tx, flt)
 
     async def _run[**P, T](
-        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         bind = self._bind
         if isinstance(bind, AsyncEngine):
-            async with AsyncSession(bind) as session, session.begin():
-                return await session.run_sync(fn, *args, **kwargs)
+            # A Core connection, not an ORM session: the statements are Core statements,
+            # and a session's bookkeeping costs every call a little.
+            async with bind.begin() as conn:
+                return await conn.run_sync(fn, *args, **kwargs)
         if bind.in_transaction():
             async with bind.begin_nested():
                 return await bind.run_sync(fn, *args, **kwargs)
@@ -628,12 +631,12 @@ class SyncScopedVectorStore(_Base):
             ) from exc
 
     def _run[**P, T](
-        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         bind = self._bind
         if isinstance(bind, Engine):
-            with Session(bind) as session, session.begin():
-                return fn(session, *args, **kwargs)
+            with bind.begin() as conn:
+                return fn(conn, *args, **kwargs)
         if bind.in_transaction():
             with bind.begin_nested():
                 return fn(bind, *args, **kwargs)
