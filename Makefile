@@ -24,6 +24,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check --exclude "*.md" .
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 
 # The docs site (MkDocs Material + the API reference from the docstrings) into site/;
 # --strict fails on any broken link, bad reference or docstring warning.

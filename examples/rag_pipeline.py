@@ -41,7 +41,7 @@ from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
 from sentinel_vectors import request_auth
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import Embeddings, StaticModelEmbedder
 from sentinel_vectors.index import Chunk
 from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry
@@ -362,7 +362,7 @@ async def run(
     with run_emulator(service_name=SERVICE) as running, tempfile.TemporaryDirectory() as tmp:
         import chromadb
 
-        from sentinel_vectors.backends.chroma import ChromaBackend
+        from sentinel_vectors_chroma import ChromaBackend
 
         collection = chromadb.PersistentClient(path=tmp).create_collection(
             "documents", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from examples.fastapi_service.settings import Settings
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 
 
 @asynccontextmanager
@@ -41,7 +41,7 @@ async def open_backend(settings: Settings) -> AsyncIterator[StoreBackend[Any]]:
 def _chroma(settings: Settings, data_dir: str | None) -> StoreBackend[Any]:
     import chromadb
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
+    from sentinel_vectors_chroma import ChromaBackend
 
     if settings.store_url is not None:
         from urllib.parse import urlsplit
@@ -57,8 +57,7 @@ def _chroma(settings: Settings, data_dir: str | None) -> StoreBackend[Any]:
 async def _qdrant(settings: Settings, data_dir: str | None) -> Any:
     from qdrant_client import AsyncQdrantClient, models
 
-    from sentinel_vectors.backends.qdrant import QdrantBackend
-    from sentinel_vectors_qdrant import ensure_collection
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 
     if settings.store_url is not None:
         client = AsyncQdrantClient(url=settings.store_url)
@@ -84,8 +83,7 @@ async def _pgvector(settings: Settings) -> Any:
     from sqlalchemy import MetaData
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from sentinel_vectors.backends.pgvector import PgvectorBackend
-    from sentinel_vectors_pgvector import chunk_table, hnsw_index
+    from sentinel_vectors_pgvector import PgvectorBackend, chunk_table, hnsw_index
 
     if settings.store_url is None:
         raise RuntimeError(

@@ -9,6 +9,8 @@ Any error raised before a write reaches the backend means nothing was written.
 
 from __future__ import annotations
 
+import sys
+
 __all__ = [
     "AccessDeniedError",
     "DimensionMismatchError",
@@ -121,8 +123,12 @@ def is_store_outage(exc: BaseException) -> bool:
     client, Chroma's embedding-model download), ``ConnectionError`` and ``TimeoutError``,
     also when wrapped (``__cause__``, ``__context__`` or qdrant-client's ``source``).
     """
-    import httpx  # the SDK depends on it; imported here to keep this module light
-
+    # An httpx error can only exist once httpx is loaded: this leaf module does not import
+    # it (the decision layers import errors and must not depend on an HTTP client).
+    httpx = sys.modules.get("httpx")
+    transport: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    if httpx is not None:
+        transport += (httpx.TransportError,)
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -130,7 +136,7 @@ def is_store_outage(exc: BaseException) -> bool:
         if cur is None or id(cur) in seen:
             continue
         seen.add(id(cur))
-        if isinstance(cur, httpx.TransportError | ConnectionError | TimeoutError):
+        if isinstance(cur, transport):
             return True
         source = getattr(cur, "source", None)
         todo.extend(

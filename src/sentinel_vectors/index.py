@@ -2,9 +2,9 @@
 
 A :class:`ChunkIndex` holds the chunks of resources (documents) for one caller's scope:
 write a resource's chunks, remove them, search. Every backend binding
-(:mod:`sentinel_vectors.backends`) implements it on top of that backend's scoped
-wrapper, so every tenancy rule of the wrapper still applies: the index is a convenience
-over the wrapper, never a way around it.
+(:class:`~sentinel_vectors.binding.StoreBackend`, in its adapter distribution)
+implements it on top of that backend's scoped wrapper, so every tenancy rule of the
+wrapper still applies: the index is a convenience over the wrapper, never a way around it.
 
 Chunk records are laid out the same way on every backend:
 

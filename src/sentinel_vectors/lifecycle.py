@@ -39,16 +39,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Final, Protocol
 
 from sentinel_vectors import identity
 from sentinel_vectors.errors import (
     AccessDeniedError,
     InvalidInputError,
-    PermissionServiceError,
 )
+from sentinel_vectors.identity import ResourceRecord
 from sentinel_vectors.index import Chunk, ChunkIndex, check_chunks, chunk_metadata
 from sentinel_vectors.scope import Scope, canonical_uuid
 
@@ -76,7 +76,6 @@ VISIBILITIES: Final = frozenset({"private", "workspace"})
 """The visibilities Sentinel knows for a new resource."""
 
 _log = logging.getLogger(LIFECYCLE_LOGGER)
-_T = TypeVar("_T")
 
 
 class ResourceConflictError(AccessDeniedError):
@@ -113,38 +112,6 @@ def _not_found(scope: Scope, rid: str) -> ResourceNotFoundError:
 # --------------------------------------------------------------------------- identity side
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRecord:
-    """The identity service's record of a resource (ids in canonical string form).
-
-    ``owner_id`` is ``None`` when the owner's user was deleted (Sentinel keeps the
-    resource with ``owner_id: null``); only workspace admins may then re-index or
-    delete it.
-    """
-
-    resource_id: str
-    workspace_id: str
-    owner_id: str | None
-    visibility: str
-
-    @classmethod
-    def from_acl(cls, data: Mapping[str, Any]) -> ResourceRecord:
-        """Parse the JSON of ``GET /permissions/resource/...`` or ``POST .../register``."""
-        try:
-            return cls(
-                resource_id=canonical_uuid(data["resource_id"], what="resource_id"),
-                workspace_id=canonical_uuid(data["workspace_id"], what="workspace_id"),
-                owner_id=None
-                if data["owner_id"] is None
-                else canonical_uuid(data["owner_id"], what="owner_id"),
-                visibility=str(data.get("visibility", "")),
-            )
-        except (KeyError, TypeError, InvalidInputError) as exc:
-            raise PermissionServiceError(
-                f"the identity service answered a resource record without valid ids: {exc}"
-            ) from exc
-
-
 class ResourceRegistry(Protocol):
     """What the lifecycle needs of the identity service, for one resource type."""
 
@@ -161,27 +128,12 @@ class ResourceRegistry(Protocol):
         ...
 
 
-class PermissionsAPI(Protocol):
-    """The part of ``sentinel_auth.PermissionClient`` :class:`SentinelRegistry` calls."""
+class PermissionsAPI(identity.RegistryAPI, Protocol):
+    """The part of ``sentinel_auth.PermissionClient`` :class:`SentinelRegistry` calls.
 
-    async def get_resource_acl(self, resource_type: str, resource_id: uuid.UUID) -> Any:
-        """``GET /permissions/resource/{service}/{type}/{id}``."""
-        ...
-
-    async def register_resource(
-        self,
-        resource_type: str,
-        resource_id: uuid.UUID,
-        workspace_id: uuid.UUID,
-        owner_id: uuid.UUID,
-        visibility: str = "workspace",
-    ) -> Any:
-        """``POST /permissions/register``."""
-        ...
-
-    async def deregister_resource(self, resource_type: str, resource_id: uuid.UUID) -> Any:
-        """``DELETE /permissions/resource/{service}/{type}/{id}``."""
-        ...
+    ``get_resource_acl``, ``register_resource`` and ``deregister_resource``
+    (:class:`sentinel_vectors.identity.RegistryAPI`).
+    """
 
 
 class SentinelRegistry:
@@ -198,16 +150,11 @@ class SentinelRegistry:
         self._scope = scope
 
     async def lookup(self, resource_id: str) -> ResourceRecord | None:
-        """The resource's record, or ``None`` on 404."""
-        data = await self._call(
-            "lookup",
-            resource_id,
-            lambda: self._permissions.get_resource_acl(
-                self._scope.resource_type, uuid.UUID(resource_id)
-            ),
-            missing_ok=True,
+        """The resource's record, or ``None`` on 404 (:func:`identity.lookup_resource`)."""
+        scope = self._scope
+        return await identity.lookup_resource(
+            self._permissions, scope.resource_type, resource_id, time_limit=scope.timeout
         )
-        return None if data is None else ResourceRecord.from_acl(data)
 
     async def register(self, resource_id: str, visibility: str) -> ResourceRecord:
         """Register in the caller's workspace, owned by the caller.
@@ -216,62 +163,22 @@ class SentinelRegistry:
         returning its record) is handled alike: the existing record is looked up and
         returned, and the lifecycle decides whether it is the caller's.
         """
-        try:
-            data = await self._call(
-                "registration",
-                resource_id,
-                lambda: self._permissions.register_resource(
-                    resource_type=self._scope.resource_type,
-                    resource_id=uuid.UUID(resource_id),
-                    workspace_id=uuid.UUID(self._scope.workspace_id),
-                    owner_id=uuid.UUID(self._scope.user_id),
-                    visibility=visibility,
-                ),
-            )
-        except PermissionServiceError as exc:
-            if exc.status_code != 409:
-                raise
-            existing = await self.lookup(resource_id)
-            if existing is None:
-                raise
-            return existing
-        if not isinstance(data, Mapping):
-            raise PermissionServiceError("the identity service answered register with no record")
-        return ResourceRecord.from_acl(data)
+        scope = self._scope
+        return await identity.register_resource(
+            self._permissions,
+            scope.resource_type,
+            resource_id,
+            workspace_id=scope.workspace_id,
+            owner_id=scope.user_id,
+            visibility=visibility,
+            time_limit=scope.timeout,
+        )
 
     async def deregister(self, resource_id: str) -> bool:
         """Deregister; a 404 (already gone) returns ``False``."""
-        done = await self._call(
-            "deregistration",
-            resource_id,
-            lambda: self._deregister(resource_id),
-            missing_ok=True,
-            idempotent=False,  # a retried DELETE that had succeeded would read as "not found"
-        )
-        return done is not None
-
-    async def _deregister(self, resource_id: str) -> bool:
-        await self._permissions.deregister_resource(
-            self._scope.resource_type, uuid.UUID(resource_id)
-        )
-        return True
-
-    async def _call(
-        self,
-        what: str,
-        resource_id: str,
-        make_call: Callable[[], Awaitable[_T]],
-        *,
-        missing_ok: bool = False,
-        idempotent: bool = True,
-    ) -> _T | None:
-        # Typed errors and the retry of a broken pooled connection: sentinel_vectors.identity.
-        return await identity.call(
-            f"the {what} of {self._scope.resource_type} {resource_id}",
-            make_call,
-            time_limit=self._scope.timeout,
-            idempotent=idempotent,
-            missing_ok=missing_ok,
+        scope = self._scope
+        return await identity.deregister_resource(
+            self._permissions, scope.resource_type, resource_id, time_limit=scope.timeout
         )
 
 

@@ -22,11 +22,14 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, canonical_uuid
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, ReservedKeyError
 from sentinel_vectors.filters import Filter, and_, eq, filter_keys, in_
-from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope, canonical_uuid
+
+if TYPE_CHECKING:  # the Scope carries the auth context (I/O); the policy only reads it
+    from sentinel_vectors.scope import Scope
 
 __all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy", "resource_of_id"]
 
@@ -133,6 +136,7 @@ class TenancyPolicy:
         record_id: str,
         *,
         postfiltered: bool = False,
+        collection: str | None = None,
     ) -> bool:
         """Re-check one hit against invariant 1 before it leaves the wrapper.
 
@@ -142,7 +146,9 @@ class TenancyPolicy:
 
         ``postfiltered``: the hit is a candidate of a post-filter, which the store
         selected by workspace only. A resource outside ``access`` is then expected and
-        dropped silently; another workspace is still a violation.
+        dropped silently; another workspace is still a violation. ``collection``
+        names the collection in the log (default: :attr:`collection`), so one policy
+        can serve calls on several collections without per-call state.
         """
         meta = metadata or {}
         same_workspace = meta.get(WORKSPACE_KEY) == self.scope.workspace_id
@@ -158,7 +164,7 @@ class TenancyPolicy:
                     "event": "sentinel_vectors.violation",
                     "workspace_id": self.scope.workspace_id,
                     "user_id": self.scope.user_id,
-                    "collection": self.collection,
+                    "collection": collection or self.collection,
                     "record_id": record_id,
                     "record_workspace_id": meta.get(WORKSPACE_KEY),
                     "record_resource_id": meta.get(self.scope.resource_key),
@@ -174,6 +180,7 @@ class TenancyPolicy:
         returned: int,
         dropped: int,
         complete: bool = True,
+        collection: str | None = None,
     ) -> None:
         """Emit the one audit event of a read.
 
@@ -188,7 +195,7 @@ class TenancyPolicy:
                 "event": "sentinel_vectors.read",
                 "workspace_id": self.scope.workspace_id,
                 "user_id": self.scope.user_id,
-                "collection": self.collection,
+                "collection": collection or self.collection,
                 "resource_type": self.scope.resource_type,
                 "strategy": strategy,
                 "examined": examined,
@@ -319,6 +326,50 @@ class TenancyPolicy:
                     f"id that does not start with a resource id. Nothing was written."
                 )
 
+    def resources_of(self, metadatas: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The canonical resource ids a write names, sorted, each once.
+
+        Each metadata must name its resource under the resource key (a UUID); the same
+        check and message as :meth:`stamp`, made before anything is asked or read.
+        """
+        key = self.scope.resource_key
+        out: set[str] = set()
+        for i, meta in enumerate(metadatas):
+            if key not in meta:
+                raise ReservedKeyError(
+                    f"metadatas[{i}] must name its resource under {key!r} "
+                    f"(the Sentinel resource id this chunk belongs to)"
+                )
+            out.add(canonical_uuid(meta[key], what=f"metadatas[{i}][{key!r}]"))
+        return sorted(out)
+
+    def check_resources(
+        self, edit: Access, resources: Iterable[str], registered: Iterable[str] = ()
+    ) -> None:
+        """The write rule for the resources a write names (invariant 8), decided.
+
+        ``registered``: for full access, the resources the identity service said are
+        registered in the caller's workspace (:class:`~sentinel_vectors.engine.effects.
+        AskRegistered`); members are decided by ``edit`` alone. Same rule and message
+        as :meth:`authorize_resources`, with the lookup done by the caller.
+        """
+        wanted = sorted(set(resources))
+        if edit.full:
+            known = set(registered)
+            refused = [r for r in wanted if r not in known]
+        else:
+            refused = [r for r in wanted if not edit.allows(r)]
+        if refused:
+            raise self._refused_resource(refused[0])
+
+    def _refused_resource(self, rid: str) -> AccessDeniedError:
+        return AccessDeniedError(
+            f"the caller may not write chunks of {self.scope.resource_type} {rid}: "
+            f"records may only be written for resources registered in the caller's "
+            f"workspace that the caller may edit. Register new resources first "
+            f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
+        )
+
     async def authorize_resources(self, edit: Access, resources: Iterable[str]) -> None:
         """The write rule for the resources a write names (invariant 8); fail closed.
 
@@ -341,12 +392,7 @@ class TenancyPolicy:
         else:
             refused = [r for r in wanted if not edit.allows(r)]
         if refused:
-            raise AccessDeniedError(
-                f"the caller may not write chunks of {self.scope.resource_type} {refused[0]}: "
-                f"records may only be written for resources registered in the caller's "
-                f"workspace that the caller may edit. Register new resources first "
-                f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
-            )
+            raise self._refused_resource(refused[0])
 
     def authorize_write(self, edit: Access, *, existing: Iterable[ExistingRecord]) -> None:
         """Records a write would replace must be editable; raise before anything is written.

@@ -35,17 +35,13 @@ reach that loop, with the rules of ``SyncScopedVectorStore``:
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.from_thread
-from anyio import NoEventLoopError, RunFinishedError
-from anyio.lowlevel import EventLoopToken
-
 from sentinel_vectors import filters as F
+from sentinel_vectors.drive import call_blocking
 from sentinel_vectors.embedders import Embeddings, aembed_query
 from sentinel_vectors.errors import FilterError, InvalidInputError
 from sentinel_vectors.index import CHUNK_INDEX_KEY, CHUNK_OF_KEY, ChunkIndex, Hit
@@ -234,44 +230,3 @@ class ScopedRetrieval:
             distance=hit.distance,
             metadata=metadata,
         )
-
-
-def call_blocking[T](
-    fn: Callable[[], Awaitable[T]],
-    *,
-    portal: anyio.from_thread.BlockingPortal | None = None,
-    loop_token: EventLoopToken | None = None,
-    what: str = "this retriever",
-    use_async: str = "its async method",
-) -> T:
-    """Run the coroutine function ``fn`` to completion from sync code (see module doc)."""
-
-    async def run() -> T:
-        return await fn()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise InvalidInputError(
-            f"the sync call of {what} ran on an event loop thread, where it would block the "
-            f"loop that must answer it; await {use_async} instead"
-        )
-    if portal is not None:
-        return portal.call(run)
-    try:
-        return anyio.from_thread.run(run, token=loop_token)
-    except NoEventLoopError as exc:
-        raise InvalidInputError(
-            f"the sync call of {what} must reach the event loop that owns the permission "
-            f"client: call it from a worker thread of that loop (a FastAPI def route, "
-            f"anyio.to_thread.run_sync), pass loop_token=anyio.lowlevel.current_token() "
-            f"taken on that loop, pass portal=anyio.from_thread.BlockingPortal in a "
-            f"script, or await {use_async}"
-        ) from exc
-    except RunFinishedError as exc:
-        raise InvalidInputError(
-            f"the event loop of {what}'s loop_token has finished; build the retriever "
-            f"again on a running loop"
-        ) from exc

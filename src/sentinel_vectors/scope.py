@@ -8,14 +8,12 @@ that holds the resource id. :meth:`Scope.access` asks the permission service
 
 from __future__ import annotations
 
-import operator
-import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from sentinel_vectors import identity
+from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, Action, canonical_uuid
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.errors import (
     InvalidInputError,
@@ -32,154 +30,7 @@ __all__ = [
     "canonical_uuid",
 ]
 
-WORKSPACE_KEY = "workspace_id"
-"""Metadata key stamped with the writer's workspace id."""
-
-OWNER_KEY = "owner_id"
-"""Metadata key stamped with the chunk owner's user id."""
-
-Action = Literal["view", "edit"]
-"""The actions Sentinel's permission service knows."""
-
-_UUID_INT = operator.attrgetter("int")
-
 _ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2, "owner": 3}
-
-
-def canonical_uuid(value: object, *, what: str) -> str:
-    """Return the canonical lower-case string form of a UUID given as ``str`` or ``UUID``.
-
-    Sentinel resource, user and workspace ids are UUIDs; comparing canonical forms means
-    ``"ABC..."`` and ``"abc..."`` can never name two different resources.
-    """
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return str(uuid.UUID(value))
-        except ValueError:
-            pass
-    raise InvalidInputError(f"{what} must be a UUID (str or uuid.UUID), got {value!r}")
-
-
-class Access:
-    """The answer of one ``accessible()`` call, normalised.
-
-    ``full`` is Sentinel's ``has_full_access`` (workspace admin or owner): every
-    resource of the workspace. Otherwise only ``resource_ids`` (canonical UUID strings).
-
-    Built from the SDK's answer (``uuid.UUID`` objects) with :meth:`from_uuids`, the
-    answer is kept as given and nothing is hashed up front: ``uuid.UUID.__hash__`` runs
-    in Python, and a store that binds the UUIDs (:attr:`uuid_list`) never needs a set of
-    them. :meth:`allows` builds a set of the UUIDs' integers the first time it is asked
-    (one C-level pass), the string set is made only when something asks for
-    :attr:`resource_ids`. Immutable; equal when action, ``full`` and the ids are.
-    """
-
-    __slots__ = ("_ids", "_ints", "_uuids", "action", "full")
-
-    action: Action
-    full: bool
-    _ids: frozenset[str] | None
-    _uuids: tuple[uuid.UUID, ...] | None
-    _ints: frozenset[int] | None
-
-    def __init__(self, action: Action, full: bool, resource_ids: frozenset[str]) -> None:
-        object.__setattr__(self, "action", action)
-        object.__setattr__(self, "full", full)
-        object.__setattr__(self, "_ids", frozenset(resource_ids))
-        object.__setattr__(self, "_uuids", None)
-        object.__setattr__(self, "_ints", None)
-
-    @classmethod
-    def from_uuids(cls, action: Action, full: bool, resource_ids: Iterable[uuid.UUID]) -> Access:
-        """An answer given as ``uuid.UUID`` objects (as ``RequestAuth.accessible`` returns).
-
-        Every item must be a ``uuid.UUID`` (not a subclass): :func:`_parse_answer` checks.
-        """
-        out = cls.__new__(cls)
-        object.__setattr__(out, "action", action)
-        object.__setattr__(out, "full", full)
-        object.__setattr__(out, "_ids", None)
-        object.__setattr__(out, "_uuids", tuple(resource_ids))
-        object.__setattr__(out, "_ints", None)
-        return out
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Access is immutable")
-
-    @property
-    def resource_ids(self) -> frozenset[str]:
-        """The reachable resource ids, as canonical UUID strings."""
-        ids: frozenset[str] | None = self._ids
-        if ids is None:
-            ids = frozenset(map(str, self._uuids or ()))
-            object.__setattr__(self, "_ids", ids)
-        return ids
-
-    @property
-    def uuids(self) -> frozenset[uuid.UUID]:
-        """The reachable resource ids as a set of ``uuid.UUID`` (hashes every one)."""
-        return frozenset(self.uuid_list)
-
-    @property
-    def uuid_list(self) -> tuple[uuid.UUID, ...]:
-        """The reachable resource ids as ``uuid.UUID`` objects, in the answer's order.
-
-        For stores that bind the list natively (pgvector's ``uuid[]``): the SDK's objects
-        as it returned them, neither copied one by one nor hashed.
-        """
-        if self._uuids is not None:
-            return self._uuids
-        return tuple(map(uuid.UUID, sorted(self._ids or ())))
-
-    @property
-    def count(self) -> int:
-        """How many resource ids the answer lists (without converting them)."""
-        return len(self._ids if self._ids is not None else self._uuids or ())
-
-    @property
-    def is_empty(self) -> bool:
-        """True when nothing at all is reachable: the store need not be asked."""
-        return not self.full and self.count == 0
-
-    def allows(self, resource_id: object) -> bool:
-        """Whether a record whose resource key holds ``resource_id`` is reachable."""
-        if self.full:
-            return True
-        if not isinstance(resource_id, str):
-            return False
-        if self._ids is not None:
-            return resource_id in self._ids
-        try:
-            parsed = uuid.UUID(resource_id)
-        except ValueError:
-            return False
-        # Only the canonical spelling matches, exactly as with the string set.
-        return parsed.int in self._int_set() and str(parsed) == resource_id
-
-    def _int_set(self) -> frozenset[int]:
-        """The answer's UUIDs as integers (``UUID.int``), hashed in C, made once."""
-        ints = self._ints
-        if ints is None:
-            ints = frozenset(map(_UUID_INT, self._uuids or ()))
-            object.__setattr__(self, "_ints", ints)
-        return ints
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Access):
-            return NotImplemented
-        return (self.action, self.full, self.resource_ids) == (
-            other.action,
-            other.full,
-            other.resource_ids,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.action, self.full, self.resource_ids))
-
-    def __repr__(self) -> str:
-        return f"Access(action={self.action!r}, full={self.full!r}, ids={self.count})"
 
 
 @dataclass
@@ -302,13 +153,10 @@ class Scope:
         429 is a ``RateLimitedError``); nothing is ever read or written unfiltered. A
         pooled connection broken by the server is retried once (the call is a read).
         """
-        answer = await identity.call(
-            f"accessible({self.resource_type!r}, {action!r})",
-            lambda: self.auth.accessible(self.resource_type, action),
-            time_limit=self.timeout,
-            idempotent=True,
+        answer = await identity.accessible(
+            self.auth, self.resource_type, action, time_limit=self.timeout
         )
-        return self._with_grants(_parse_answer(action, answer))
+        return self._with_grants(answer)
 
     # -- what this request changed ---------------------------------------------------
 
@@ -363,62 +211,21 @@ class Scope:
         wanted = [rid for rid in wanted if rid not in known]
         if not wanted:
             return known
-        lookup: Any = getattr(self.auth, "get_resource_acl", None)
-        if lookup is None:
+        if getattr(self.auth, "get_resource_acl", None) is None:
             raise PermissionServiceError(
                 "the auth context has no get_resource_acl(), so whether a resource is "
                 "registered cannot be checked; the write was refused (fail closed)"
             )
+        api: identity.AclAPI = self.auth  # type: ignore[assignment]
         revoked = {rid for t, rid in self._grants.revoked if t == self.resource_type}
         for rid in wanted:
-            key = uuid.UUID(rid)
-
-            def ask(key: uuid.UUID = key) -> Any:
-                return lookup(self.resource_type, key)
-
-            record = await identity.call(
-                f"the lookup of resource {rid}",
-                ask,
-                time_limit=self.timeout,
-                idempotent=True,
-                missing_ok=True,
+            record = await identity.lookup_resource(
+                api, self.resource_type, rid, time_limit=self.timeout
             )
             if (
                 record is not None
-                and _workspace_of(record) == self.workspace_id
+                and record.workspace_id == self.workspace_id
                 and rid not in revoked
             ):
                 known.add(rid)
         return known
-
-
-def _workspace_of(record: object) -> str:
-    """The canonical workspace id of an ACL record, or fail closed."""
-    try:
-        value = record["workspace_id"]  # type: ignore[index]
-        return canonical_uuid(value, what="workspace_id")
-    except (KeyError, TypeError, InvalidInputError) as exc:
-        raise PermissionServiceError(
-            "the permission service answered a resource record without a valid workspace_id; "
-            "the write was refused (fail closed)"
-        ) from exc
-
-
-def _parse_answer(action: Action, answer: object) -> Access:
-    malformed = PermissionServiceError(
-        f"the permission service answered accessible(..., {action!r}) with something that is "
-        f"not (list of resource ids, has_full_access); refused (fail closed)"
-    )
-    if not isinstance(answer, tuple | list) or len(answer) != 2:
-        raise malformed
-    ids, full = answer
-    if not isinstance(full, bool) or not isinstance(ids, list | tuple | set | frozenset):
-        raise malformed
-    if set(map(type, ids)) <= {uuid.UUID}:
-        # The SDK's answer: UUID objects, kept as they are (strings are made on demand).
-        return Access.from_uuids(action, full, ids)
-    try:
-        canonical = frozenset(canonical_uuid(rid, what="resource id") for rid in ids)
-    except InvalidInputError as exc:
-        raise malformed from exc
-    return Access(action=action, full=full, resource_ids=canonical)

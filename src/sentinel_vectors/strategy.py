@@ -38,10 +38,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from sentinel_vectors.access import WORKSPACE_KEY, Access
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import Filter, and_, eq, in_
 from sentinel_vectors.policy import TenancyPolicy
-from sentinel_vectors.scope import WORKSPACE_KEY, Access
 
 __all__ = [
     "DEFAULT_MAX_IDS_PER_QUERY",
@@ -49,6 +49,7 @@ __all__ = [
     "STRATEGIES",
     "Gathered",
     "OverFetch",
+    "OverFetchRun",
     "ReadPlan",
     "StrategyName",
     "merge_top_k",
@@ -65,10 +66,10 @@ STRATEGIES: tuple[StrategyName, ...] = ("auto", "prefilter", "chunked-prefilter"
 DEFAULT_MAX_IDS_PER_QUERY = 20_000
 """Accessible-list size above which reads are chunked (see module docstring).
 
-Measured on a Chroma server (``benchmarks/chroma_large_acl.py``, 20k chunks): fewer,
-larger ``IN`` lists are faster (30k ids: 184 ms as one query, 266 ms as three of 10k,
-824 ms as twelve of 2.5k), and Chroma's SQLite refuses more than 32,766 bound values in
-one query. 20,000 keeps a wide margin under that cap for the caller's own filter.
+Fewer, larger ``IN`` lists are faster, and stores cap the values one query may bind
+(Chroma's SQLite: 32,766); 20,000 keeps a wide margin under that cap for the caller's
+own filter. The measurements are in ``docs/benchmarks.md`` (Chroma: large accessible
+lists).
 """
 
 
@@ -269,7 +270,7 @@ async def postfilter_top_k[T](
     stops fetching once ``k`` candidates are admitted or the store returns fewer than it
     was asked for (the workspace has no more).
     """
-    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
     for fetch, which in run.rounds():
         run.feed(which, fetch, await search(fetch, which))
     return run.results()
@@ -286,14 +287,17 @@ def postfilter_top_k_sync[T](
     distance: Callable[[T], float],
 ) -> list[Gathered[T]]:
     """:func:`postfilter_top_k` with a blocking ``search`` (inside a DB transaction)."""
-    run = _OverFetchRun(plan, k, n_queries, admit, key, distance)
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
     for fetch, which in run.rounds():
         run.feed(which, fetch, search(fetch, which))
     return run.results()
 
 
-class _OverFetchRun[T]:
-    """The over-fetch loop's state, shared by the async and the blocking driver."""
+class OverFetchRun[T]:
+    """The over-fetch loop's state: ``rounds()`` says what to fetch, ``feed()`` takes it.
+
+    Sans-I/O: the engine's top-k workflow and the two functions above drive it.
+    """
 
     def __init__(
         self,
@@ -364,3 +368,6 @@ class _OverFetchRun[T]:
         for q, got in enumerate(self.out):
             got.hits = heapq.nsmallest(self.k, self.kept[q].values(), key=self.distance)
         return self.out
+
+
+_OverFetchRun = OverFetchRun

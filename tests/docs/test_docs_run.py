@@ -508,9 +508,9 @@ def setup_rag(world: World, request: pytest.FixtureRequest) -> Setup:
     pytest.importorskip("static_model", reason="the rag extra (x86-64 Linux wheel)")
     from llama_index.core.llms import MockLLM
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
     from sentinel_vectors.embedders import StaticModelEmbedder
     from sentinel_vectors.index import Chunk
+    from sentinel_vectors_chroma import ChromaBackend
 
     server: ChromaServer = request.getfixturevalue("chroma_http")
     collection = _chroma_collection(server, configuration={"hnsw": {"space": "cosine"}})

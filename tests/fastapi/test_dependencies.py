@@ -22,8 +22,7 @@ from fastapi import Depends, FastAPI
 from sentinel_auth import RequestAuth, Sentinel, SentinelError
 from sentinel_auth.types import AuthenticatedUser
 
-from sentinel_vectors.backends import StoreBackend
-from sentinel_vectors.backends.chroma import ChromaBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import HashingEmbedder
 from sentinel_vectors.errors import (
     AccessDeniedError,
@@ -43,7 +42,7 @@ from sentinel_vectors.fastapi import (
 )
 from sentinel_vectors.index import Chunk
 from sentinel_vectors.lifecycle import ResourceConflictError, ResourceLifecycle
-from sentinel_vectors_chroma import ScopedCollection
+from sentinel_vectors_chroma import ChromaBackend, ScopedCollection
 from tests.fastapi.conftest import SERVICE, SERVICE_KEY, Identity, Person
 
 EMBED = HashingEmbedder(16)

@@ -18,13 +18,11 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from sentinel_vectors.backends.chroma import ChromaBackend
-from sentinel_vectors.backends.pgvector import PgvectorBackend
-from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.fastapi import VectorStores, scoped_store
 from sentinel_vectors.testing.server import RunningEmulator
-from sentinel_vectors_pgvector import chunk_table
-from sentinel_vectors_qdrant import ensure_collection
+from sentinel_vectors_chroma import ChromaBackend
+from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
+from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 from tests.servers.postgres import PostgresServer
 
 

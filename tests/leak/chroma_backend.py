@@ -9,10 +9,9 @@ from typing import Any
 import chromadb
 import pytest
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
-from sentinel_vectors_chroma import ScopedCollection
+from sentinel_vectors_chroma import ChromaBackend, ScopedCollection
 from tests.servers.chroma import ChromaServer
 
 

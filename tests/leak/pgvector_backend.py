@@ -16,10 +16,9 @@ import pytest
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from sentinel_vectors.backends.pgvector import PgvectorBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
-from sentinel_vectors_pgvector import ScopedVectorStore, chunk_table, hnsw_index
+from sentinel_vectors_pgvector import PgvectorBackend, ScopedVectorStore, chunk_table, hnsw_index
 from tests.servers.postgres import PostgresServer
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 import pytest
 from qdrant_client import QdrantClient, models
 
-from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
-from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
+from sentinel_vectors_qdrant import QdrantBackend, ScopedQdrantClient, ensure_collection
 
 # Harness chunk ids are arbitrary strings; Qdrant point ids are integers or UUIDs.
 _IDS = uuid.UUID("0b7e1f0c-2a64-4a55-9d3e-5f7f0d1e2c3b")

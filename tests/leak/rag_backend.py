@@ -14,9 +14,9 @@ from collections.abc import Sequence
 import chromadb
 import pytest
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors_chroma import ChromaBackend
 from tests.leak.chroma_backend import ChromaLeakBackend
 from tests.servers.chroma import ChromaServer
 

@@ -18,13 +18,11 @@ from qdrant_client import QdrantClient, models
 from sqlalchemy import MetaData, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from sentinel_vectors.backends.chroma import ChromaBackend
-from sentinel_vectors.backends.pgvector import PgvectorBackend
-from sentinel_vectors.backends.qdrant import QdrantBackend
 from sentinel_vectors.scope import WORKSPACE_KEY
 from sentinel_vectors.testing.write_leak import RESOURCE_TYPE, StoredRecords
-from sentinel_vectors_pgvector import chunk_table
-from sentinel_vectors_qdrant import ensure_collection
+from sentinel_vectors_chroma import ChromaBackend
+from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
+from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 from sentinel_vectors_qdrant.points import ID_KEY
 from tests.servers.chroma import ChromaServer
 from tests.servers.postgres import PostgresServer

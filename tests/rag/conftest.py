@@ -21,7 +21,7 @@ from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
 from examples.rag_pipeline import Corpus, credentials, ingest, load_corpus, sign_in
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import StaticModelEmbedder
 from sentinel_vectors.testing.server import RunningEmulator
 from tests.servers.chroma import ChromaServer
@@ -52,7 +52,7 @@ def chroma_client(chroma_http: ChromaServer) -> Any:
 
 
 async def _chroma(client: Any) -> AsyncIterator[Store]:
-    from sentinel_vectors.backends.chroma import ChromaBackend
+    from sentinel_vectors_chroma import ChromaBackend
 
     name = f"rag-{uuid.uuid4().hex[:12]}"
     collection = client.create_collection(
@@ -65,8 +65,7 @@ async def _chroma(client: Any) -> AsyncIterator[Store]:
 async def _qdrant() -> AsyncIterator[Store]:
     from qdrant_client import AsyncQdrantClient, models
 
-    from sentinel_vectors.backends.qdrant import QdrantBackend
-    from sentinel_vectors_qdrant import ensure_collection
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 
     client = AsyncQdrantClient(location=":memory:")
     with warnings.catch_warnings():
@@ -82,8 +81,7 @@ async def _pgvector(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from sentinel_vectors.backends.pgvector import PgvectorBackend
-    from sentinel_vectors_pgvector import chunk_table
+    from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
     from tests.servers.postgres import PostgresServer
 
     server: PostgresServer = request.getfixturevalue("postgres_server")

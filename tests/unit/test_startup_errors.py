@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,33 +11,9 @@ from fastapi import FastAPI
 from sentinel_auth import RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
-from sentinel_vectors.backends.chroma import ChromaBackend
 from sentinel_vectors.errors import MissingAuthError
 from sentinel_vectors.fastapi import VectorStores
-from sentinel_vectors_chroma import ScopedCollection
-
-
-@pytest.mark.parametrize(
-    ("module", "blocked", "distribution"),
-    [
-        ("chroma", "sentinel_vectors_chroma", "sentinel-vectors-chroma"),
-        ("qdrant", "sentinel_vectors_qdrant", "sentinel-vectors-qdrant"),
-        ("qdrant", "qdrant_client", "sentinel-vectors-qdrant"),
-        ("pgvector", "sentinel_vectors_pgvector", "sentinel-vectors-pgvector"),
-    ],
-)
-def test_a_backend_without_its_adapter_names_the_package_to_install(
-    module: str, blocked: str, distribution: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A None entry in sys.modules makes `import blocked` fail as an absent module does.
-    adapter = distribution.replace("-", "_")
-    for name in list(sys.modules):
-        if any(name == m or name.startswith(m + ".") for m in (blocked, adapter)):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, blocked, None)
-    monkeypatch.delitem(sys.modules, f"sentinel_vectors.backends.{module}", raising=False)
-    with pytest.raises(ModuleNotFoundError, match=f"pip install {distribution}"):
-        importlib.import_module(f"sentinel_vectors.backends.{module}")
+from sentinel_vectors_chroma import ChromaBackend, ScopedCollection
 
 
 def _user() -> AuthenticatedUser:

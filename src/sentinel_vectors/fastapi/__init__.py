@@ -2,7 +2,8 @@
 
 - :class:`VectorStores`: the app's named stores, built once in the lifespan with the
   app's ``PermissionClient`` and one backend per collection
-  (:mod:`sentinel_vectors.backends`), installed on ``app.state``.
+  (:class:`~sentinel_vectors.binding.StoreBackend`, e.g.
+  ``sentinel_vectors_chroma.ChromaBackend``), installed on ``app.state``.
 - :func:`scoped_store`, :func:`scoped_index`, :func:`resource_lifecycle`: dependencies
   that build the backend's scoped wrapper, the backend-neutral chunk index, or the
   resource lifecycle from the request's ``RequestAuth`` (the SDK's

@@ -1,7 +1,7 @@
 """Named stores configured at start-up, and the dependencies that scope them per request.
 
 At start-up (in the lifespan) the app builds one :class:`VectorStores` with its
-``PermissionClient`` and one :class:`~sentinel_vectors.backends.StoreBackend` per named
+``PermissionClient`` and one :class:`~sentinel_vectors.binding.StoreBackend` per named
 collection, and installs it on ``app.state``. Routes then ask for what they need by
 name; the dependency builds it from the request's ``RequestAuth``::
 
@@ -34,7 +34,7 @@ from sentinel_auth.types import AuthenticatedUser
 from starlette.datastructures import State
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.index import ChunkIndex
 from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry
 
@@ -92,7 +92,7 @@ class VectorStores:
         if not isinstance(backend, StoreBackend):
             raise TypeError(
                 f"{type(backend).__name__} is not a StoreBackend: it needs resource_type, "
-                f"scoped(auth) and index(auth) (see sentinel_vectors.backends)"
+                f"scoped(auth) and index(auth) (see sentinel_vectors.binding)"
             )
         self._backends[name] = backend
 

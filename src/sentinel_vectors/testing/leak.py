@@ -469,7 +469,7 @@ class WriteLeakBackend(LeakBackend, Protocol):
     """A leak backend that also joins the write side: its lifecycle binding."""
 
     def binding(self, handle: object) -> object:
-        """The :class:`~sentinel_vectors.backends.StoreBackend` over the example's handle."""
+        """The :class:`~sentinel_vectors.binding.StoreBackend` over the example's handle."""
         ...
 
 

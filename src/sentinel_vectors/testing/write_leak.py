@@ -45,7 +45,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from sentinel_vectors.auth import request_auth
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.errors import SentinelVectorsError
 from sentinel_vectors.index import Chunk, chunk_id
 from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry

@@ -3,8 +3,11 @@
 ``ScopedCollection(collection, request_auth, resource_type="document")`` wraps a
 ``chromadb`` collection so that every write is stamped with the caller's workspace,
 owner and resource, and every read is confined to what the caller may view.
+``ChromaBackend(collection, resource_type="document")`` is the binding the FastAPI
+layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
 
+from sentinel_vectors_chroma.binding import ChromaBackend, ChromaChunkIndex
 from sentinel_vectors_chroma.collection import (
     DEFAULT_POSTFILTER_MIN_IDS,
     ScopedCollection,
@@ -14,6 +17,8 @@ from sentinel_vectors_chroma.compiler import ChromaWhereCompiler
 
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
+    "ChromaBackend",
+    "ChromaChunkIndex",
     "ChromaWhereCompiler",
     "ScopedCollection",
     "ScopedQueryResult",

@@ -13,7 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import Embeddings
 from sentinel_vectors.index import ChunkIndex
 from sentinel_vectors.retrieval import (

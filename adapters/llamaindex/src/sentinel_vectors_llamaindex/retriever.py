@@ -19,7 +19,7 @@ from llama_index.core.schema import (
 )
 
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StoreBackend
+from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import Embeddings, aembed_query
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex

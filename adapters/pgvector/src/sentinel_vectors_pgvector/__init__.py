@@ -4,6 +4,8 @@
 stamps every write with the caller's workspace, owner and resource, confines every read
 to what the caller may view, and sets ``sentinel.workspace_id`` for row-level security
 in every transaction. ``SyncScopedVectorStore`` is the same over a sync engine.
+``PgvectorBackend(engine, Chunk, resource_type="document")`` is the binding the FastAPI
+layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
 
 from sentinel_vectors_pgvector._core import (
@@ -14,6 +16,7 @@ from sentinel_vectors_pgvector._core import (
     Record,
     SearchSettings,
 )
+from sentinel_vectors_pgvector.binding import PgvectorBackend, PgvectorChunkIndex
 from sentinel_vectors_pgvector.compiler import SqlFilterCompiler
 from sentinel_vectors_pgvector.model import (
     DISTANCE_OPCLASSES,
@@ -42,6 +45,8 @@ __all__ = [
     "Hit",
     "Hits",
     "IterativeScan",
+    "PgvectorBackend",
+    "PgvectorChunkIndex",
     "Record",
     "ScopedVectorStore",
     "SearchSettings",

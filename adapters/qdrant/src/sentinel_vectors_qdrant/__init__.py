@@ -4,8 +4,11 @@
 ``QdrantClient`` or ``AsyncQdrantClient`` so that every write is stamped with the
 caller's workspace, owner and resource, and every read is confined to what the caller
 may view. ``ensure_collection(...)`` creates a collection with the tenant payload indexes.
+``QdrantBackend(client, collection_name, resource_type="document")`` is the binding the
+FastAPI layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
 
+from sentinel_vectors_qdrant.binding import QdrantBackend, QdrantChunkIndex
 from sentinel_vectors_qdrant.client import (
     DEFAULT_POSTFILTER_MIN_IDS,
     LOCAL_POSTFILTER_MIN_IDS,
@@ -20,6 +23,8 @@ __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
     "ID_KEY",
     "LOCAL_POSTFILTER_MIN_IDS",
+    "QdrantBackend",
+    "QdrantChunkIndex",
     "QdrantFilterCompiler",
     "ScopedQdrantClient",
     "ScopedQueryResponse",

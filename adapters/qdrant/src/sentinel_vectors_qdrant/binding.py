@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
+
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.binding import StartupProblem
 from sentinel_vectors.errors import ReservedKeyError, StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     TEXT_KEY,
@@ -20,13 +22,8 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import WORKSPACE_KEY, Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-
-try:
-    from qdrant_client import AsyncQdrantClient, QdrantClient, models
-
-    from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
-except ModuleNotFoundError as _exc:  # say which distribution to install
-    raise missing_adapter(_exc, "sentinel-vectors-qdrant") from _exc
+from sentinel_vectors_qdrant.client import ScopedQdrantClient
+from sentinel_vectors_qdrant.points import ID_KEY
 
 __all__ = ["QdrantBackend", "QdrantChunkIndex"]
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.binding import StartupProblem
 from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     Chunk,
@@ -18,14 +21,7 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-
-try:
-    from sqlalchemy import inspect as sa_inspect
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from sentinel_vectors_pgvector import ScopedVectorStore
-except ModuleNotFoundError as _exc:  # say which distribution to install
-    raise missing_adapter(_exc, "sentinel-vectors-pgvector") from _exc
+from sentinel_vectors_pgvector.store import ScopedVectorStore
 
 __all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
 

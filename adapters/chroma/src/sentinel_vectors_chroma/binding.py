@@ -8,7 +8,7 @@ from typing import Any
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.backends import StartupProblem, missing_adapter
+from sentinel_vectors.binding import StartupProblem
 from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     Chunk,
@@ -19,11 +19,7 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
-
-try:
-    from sentinel_vectors_chroma import ScopedCollection
-except ModuleNotFoundError as _exc:  # say which distribution to install
-    raise missing_adapter(_exc, "sentinel-vectors-chroma") from _exc
+from sentinel_vectors_chroma.collection import ScopedCollection
 
 __all__ = ["ChromaBackend", "ChromaChunkIndex"]
 

@@ -1,4 +1,4 @@
-"""Backend bindings: one small class per store that builds its scoped views per caller.
+"""Store bindings: what the neutral views need of a store, and nothing store-specific.
 
 A :class:`StoreBackend` is configured once (at start-up) with a native client or
 collection, and builds, for each request's auth context:
@@ -9,13 +9,15 @@ collection, and builds, for each request's auth context:
   over that wrapper, which :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` and
   backend-agnostic routes use.
 
-Each binding lives in its own module, imported only when used, so a missing adapter
-distribution costs nothing::
+This module holds only the protocol. Each binding lives in its adapter distribution
+(the core imports no adapter and no store client; ``docs/architecture.md``)::
 
-    from sentinel_vectors.backends.chroma import ChromaBackend
-    from sentinel_vectors.backends.qdrant import QdrantBackend
+    from sentinel_vectors_chroma import ChromaBackend
+    from sentinel_vectors_qdrant import QdrantBackend
+    from sentinel_vectors_pgvector import PgvectorBackend
 
-A new backend is one class with these two methods and a ``resource_type``.
+A new backend is one class with these two methods and a ``resource_type`` (and,
+optionally, an ``async def check() -> list[StartupProblem]`` for start-up checks).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.index import ChunkIndex
 
-__all__ = ["StartupProblem", "StoreBackend", "missing_adapter"]
+__all__ = ["StartupProblem", "StoreBackend"]
 
 S_co = TypeVar("S_co", covariant=True)
 
@@ -61,27 +63,3 @@ class StartupProblem:
 
     message: str
     fatal: bool = True
-
-
-def missing_adapter(exc: ModuleNotFoundError, distribution: str) -> ModuleNotFoundError:
-    """The error to raise when a backend module's adapter distribution is not installed.
-
-    Returns a ``ModuleNotFoundError`` naming the package to ``pip install`` when the
-    missing module belongs to the adapter (or the store client it pulls in); returns
-    ``exc`` itself for anything else, so unrelated import errors are not disguised.
-    """
-    adapter = distribution.replace("-", "_")
-    stores = {
-        "sentinel-vectors-chroma": "chromadb",
-        "sentinel-vectors-qdrant": "qdrant_client",
-        "sentinel-vectors-pgvector": "sqlalchemy",
-    }
-    root = (exc.name or "").split(".")[0]
-    if root not in {adapter, stores.get(distribution)}:
-        return exc
-    err = ModuleNotFoundError(
-        f"this backend needs the {distribution} distribution, which is not installed "
-        f"(missing module {exc.name!r}): pip install {distribution}",
-        name=exc.name,
-    )
-    return err
