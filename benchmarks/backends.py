@@ -144,8 +144,8 @@ class ChromaRunner(Runner):
     async def load(self, data: Dataset) -> Loaded:
         import chromadb
 
+        from sentinel_vectors.testing.servers.chroma import chroma_server
         from sentinel_vectors_chroma import ScopedCollection
-        from tests.servers.chroma import chroma_server
 
         server = self.stack.enter_context(chroma_server())
         self.client = await chromadb.AsyncHttpClient(host=server.host, port=server.port)
@@ -262,8 +262,8 @@ class PgvectorRunner(Runner):
         from sqlalchemy import MetaData, text
         from sqlalchemy.ext.asyncio import create_async_engine
 
+        from sentinel_vectors.testing.servers.postgres import embedded_postgres
         from sentinel_vectors_pgvector import ScopedVectorStore, chunk_table, hnsw_index
-        from tests.servers.postgres import embedded_postgres
 
         self.pg = self.stack.enter_context(embedded_postgres())
         self.engine = create_async_engine(self.pg.sqlalchemy_url("asyncpg"), pool_size=4)

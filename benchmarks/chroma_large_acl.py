@@ -24,8 +24,8 @@ import numpy as np
 
 from sentinel_vectors import request_auth
 from sentinel_vectors.testing import make_user, run_emulator
+from sentinel_vectors.testing.servers.chroma import chroma_server
 from sentinel_vectors_chroma import ScopedCollection
-from tests.servers.chroma import chroma_server
 
 DIM = 64
 RESULTS = Path(__file__).parent / "results"

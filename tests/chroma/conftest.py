@@ -14,9 +14,9 @@ from typing import Any
 import chromadb
 import pytest
 
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.servers.chroma import ChromaServer
-from tests.support import Tenancy
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 
 
 @pytest.fixture(params=["http", "async-http", "local"])

@@ -15,9 +15,9 @@ from sentinel_vectors.errors import (
     MissingAuthError,
     ReservedKeyError,
 )
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_chroma import ScopedCollection
 from tests.chroma.test_invariants import native_ids
-from tests.support import Member, Tenancy
 
 
 @pytest.fixture

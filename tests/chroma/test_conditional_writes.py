@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from sentinel_vectors.errors import WriteConflictError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_chroma import ScopedCollection
-from tests.support import Tenancy
 
 _WRITES = frozenset({"add", "upsert", "update", "delete"})
 

@@ -15,15 +15,8 @@ import pytest
 from sentinel_vectors import filters as F
 from sentinel_vectors.errors import AccessDeniedError, PermissionServiceError, ReservedKeyError
 from sentinel_vectors.filters import Comparison, Filter, FilterCompiler, Membership
+from sentinel_vectors.testing.conformance import NEAR, Cast, Member, Tenancy, vec
 from sentinel_vectors_chroma import ChromaWhereCompiler, ScopedCollection
-from tests.support import Member, Tenancy
-
-DIM = 4
-NEAR = [1.0, 0.0, 0.0, 0.0]
-
-
-def vec(*head: float) -> list[float]:
-    return [*head, *([0.0] * (DIM - len(head)))]
 
 
 def store(collection: Any, member: Member, **kw: Any) -> ScopedCollection:
@@ -37,25 +30,8 @@ async def native_ids(collection: Any) -> list[str]:
     return sorted(got["ids"])
 
 
-class World:
-    """Two workspaces; A has an owner, editor, viewer, admin and four documents."""
-
-    def __init__(self, t: Tenancy) -> None:
-        self.t = t
-        self.ws_a, self.ws_b = t.workspace(), t.workspace()
-        self.group = uuid.uuid4()
-        self.owner = t.member("editor", self.ws_a)
-        self.editor = t.member("editor", self.ws_a)
-        self.viewer = t.member("viewer", self.ws_a, groups=(self.group,))
-        self.admin = t.member("admin", self.ws_a)
-        self.outsider_admin = t.member("admin", self.ws_b)
-        self.private = t.resource(self.owner, "private")
-        self.public = t.resource(self.owner, "workspace")
-        self.user_shared = t.resource(self.owner, "private")
-        self.group_shared = t.resource(self.owner, "private")
-        t.share(self.user_shared, self.viewer, "view")
-        t.share(self.group_shared, self.group, "view")
-        self.b_doc = t.resource(self.outsider_admin, "workspace")
+class World(Cast):
+    """The kit's standard cast (two workspaces, five members, five documents), on Chroma."""
 
     async def load(self, collection: Any) -> None:
         """Write every document's chunks as their owners; workspace B's chunk nearest."""

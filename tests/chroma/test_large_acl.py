@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_chroma import ScopedCollection
-from tests.support import Tenancy
 
 N_RESOURCES = 12_000
 N_CHUNKS = 400

@@ -17,8 +17,8 @@ import pytest
 from sentinel_vectors import filters as F
 from sentinel_vectors.policy import AUDIT_LOGGER
 from sentinel_vectors.strategy import OverFetch
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_chroma import ChromaWhereCompiler, ScopedCollection
-from tests.support import Member, Tenancy
 
 DIM = 8
 QUERY = np.ones(DIM) / np.sqrt(DIM)

@@ -42,9 +42,9 @@ from sentinel_vectors import request_auth
 from sentinel_vectors.embedders import HashingEmbedder
 from sentinel_vectors.testing import SigningKeys, make_user
 from sentinel_vectors.testing.server import RunningEmulator, run_emulator
+from sentinel_vectors.testing.servers.chroma import ChromaServer
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from tests.docs.runner import Block, blocks_of, run_block
-from tests.servers.chroma import ChromaServer
-from tests.servers.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted(

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +23,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sentinel_auth.types import AuthenticatedUser
-from starlette.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
 
 from examples.fastapi_service.app import create_app
 from examples.fastapi_service.settings import Settings
 from sentinel_vectors.fastapi import STATE_ATTR, VectorStores
 from sentinel_vectors.testing import PermissionServiceEmulator, SigningKeys, make_user
+from sentinel_vectors.testing.faults import PathFaults
 from sentinel_vectors.testing.server import EmulatorServer
-from tests.servers.postgres import PostgresServer
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 
 SERVICE = "docs-service"
 SERVICE_KEY = "sk-docs-service-test"
@@ -41,82 +38,6 @@ BACKENDS = ["chroma", "qdrant", "pgvector"] + (
     ["qdrant-server"] if os.environ.get("QDRANT_URL") else []
 )
 """Qdrant runs in local mode, and against a server too when ``QDRANT_URL`` is set."""
-
-
-# --------------------------------------------------------------------------- faults
-
-
-@dataclass
-class _Rule:
-    method: str
-    path: re.Pattern[str]
-    status: int | None
-    times: int
-    action: Callable[[], object] | None = None
-
-
-class PathFaults:
-    """ASGI wrapper of the emulator that answers chosen requests with an error status.
-
-    ``fail("POST", "/permissions/register")`` fails the next matching request with 503
-    (``times`` of them); other requests reach the emulator untouched.
-    ``before("GET", path, action)`` runs ``action()`` just before the next matching
-    request reaches the emulator (to change its state at an exact moment).
-    """
-
-    def __init__(self, app: PermissionServiceEmulator) -> None:
-        self.app = app
-        self._rules: list[_Rule] = []
-        self._lock = threading.Lock()
-
-    def fail(
-        self,
-        method: str,
-        path: str,
-        *,
-        status: int = 503,
-        times: int = 1,
-        before: Callable[[], object] | None = None,
-    ) -> None:
-        """Fail the next ``times`` ``method`` requests whose path matches regex ``path``
-        (running ``before()`` first, if given)."""
-        with self._lock:
-            self._rules.append(_Rule(method, re.compile(path), status, times, before))
-
-    def before(self, method: str, path: str, action: Callable[[], object]) -> None:
-        """Run ``action()`` before the next ``method`` request matching regex ``path``."""
-        with self._lock:
-            self._rules.append(_Rule(method, re.compile(path), None, 1, action))
-
-    def pending(self) -> int:
-        """How many injected failures have not happened yet."""
-        with self._lock:
-            return sum(r.times for r in self._rules)
-
-    def clear(self) -> None:
-        """Drop every rule."""
-        with self._lock:
-            self._rules.clear()
-
-    def _take(self, method: str, path: str) -> _Rule | None:
-        with self._lock:
-            for rule in self._rules:
-                if rule.times > 0 and rule.method == method and rule.path.search(path):
-                    rule.times -= 1
-                    return rule
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            rule = self._take(scope["method"], scope["path"])
-            if rule is not None and rule.action is not None:
-                rule.action()
-            status = None if rule is None else rule.status
-            if status is not None:
-                response = JSONResponse({"detail": f"injected: HTTP {status}"}, status_code=status)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The resource lifecycle's failure table (docs/fastapi.md), one injected failure at a time.
+"""The resource lifecycle's failure table (docs/fastapi.md) through the example service's routes.
+
+The lifecycle's own rules, called directly, are part of the conformance suite
+(``sentinel_vectors.testing.conformance``, run on every backend by ``tests/conformance``).
+Here the same failures go through the HTTP routes: what status each one answers.
 
 Failures are injected into the identity service (the emulator behind ``PathFaults``,
 over real HTTP) or are real store refusals (a vector of the wrong dimension); the store
@@ -22,12 +26,7 @@ from sentinel_auth import PermissionClient
 
 from sentinel_vectors import request_auth
 from sentinel_vectors.embedders import HashingEmbedder
-from sentinel_vectors.errors import (
-    AccessDeniedError,
-    DimensionMismatchError,
-    PermissionServiceError,
-)
-from sentinel_vectors.index import Chunk, chunk_id
+from sentinel_vectors.index import Chunk
 from sentinel_vectors.lifecycle import ResourceConflictError, ResourceLifecycle
 from tests.fastapi.conftest import SERVICE, Person, Service
 
@@ -174,173 +173,6 @@ async def test_index_write_fails_and_undo_cannot_deregister_registration_stays(
     assert await svc.found(team.viewer, WORD) == {doc}
 
 
-async def test_index_store_refuses_the_vectors_registration_is_undone(
-    service: Service, team: Team
-) -> None:
-    assert await team.post() == 201  # the collection now holds 64-dimensional vectors
-    (kept,) = service.identity.records_in(team.ws)
-    doc = str(uuid.uuid4())
-    with pytest.raises(DimensionMismatchError) as caught:
-        await lifecycle(service, team.owner).index_resource(doc, chunks(WORD, dim=8))
-    assert any("unregistered again" in note for note in caught.value.__notes__)
-    assert not service.identity.registered(doc)
-    assert await service.raw_chunks(doc) == []
-    assert service.identity.records_in(team.ws) == [kept]
-
-
-async def test_index_an_id_registered_in_another_workspace_is_refused(
-    service: Service, team: Team
-) -> None:
-    other = service.person("editor", uuid.uuid4())
-    doc = str(uuid.uuid4())
-    await lifecycle(service, other).index_resource(doc, chunks(f"{WORD} theirs"))
-    with pytest.raises(ResourceConflictError):
-        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} mine"))
-    assert await service.raw_in(team.ws) == []
-    record = service.identity.emulator.get("document", uuid.UUID(doc), SERVICE)
-    assert record is not None
-    assert record.owner_id == other.id
-    assert [m["workspace_id"] for m in await service.raw_chunks(doc)] == [
-        str(other.user.workspace_id)
-    ]
-
-
-async def test_index_an_id_registered_by_someone_else_meanwhile_is_refused(
-    service: Service, team: Team
-) -> None:
-    doc = str(uuid.uuid4())
-    thief = service.person("editor", team.ws)
-
-    def register_first() -> None:
-        service.identity.emulator.register(
-            "document", uuid.UUID(doc), team.ws, thief.id, "private", service_name=SERVICE
-        )
-
-    # Right after our lookup (404) and before our register, someone else registers it.
-    service.identity.faults.before("POST", REGISTER, register_first)
-    with pytest.raises(ResourceConflictError):
-        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} race"))
-    record = service.identity.emulator.get("document", uuid.UUID(doc), SERVICE)
-    assert record is not None
-    assert record.owner_id == thief.id  # theirs, untouched
-    assert await service.raw_chunks(doc) == []
-
-
-@pytest.mark.parametrize("owner_is_caller", [False, True])
-async def test_index_register_answering_409_is_resolved_by_a_lookup(
-    service: Service, team: Team, owner_is_caller: bool
-) -> None:
-    # A service that answers 409 Conflict for a registered resource instead of its record.
-    doc = str(uuid.uuid4())
-    owner = team.owner if owner_is_caller else service.person("editor", team.ws)
-
-    def registered_meanwhile() -> None:
-        service.identity.emulator.register(
-            "document", uuid.UUID(doc), team.ws, owner.id, "private", service_name=SERVICE
-        )
-
-    service.identity.faults.fail("POST", REGISTER, status=409, before=registered_meanwhile)
-    call = lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} conflict"))
-    if owner_is_caller:  # our own registration (an earlier attempt whose answer was lost)
-        assert (await call).chunks == 1
-        assert len(await service.raw_chunks(doc)) == 1
-    else:
-        with pytest.raises(ResourceConflictError):
-            await call
-        assert await service.raw_chunks(doc) == []
-    assert service.identity.faults.pending() == 0
-
-
-async def test_index_private_registered_resource_of_another_owner_is_refused(
-    service: Service, team: Team
-) -> None:
-    # Registered but empty (the window the store alone cannot tell from "new").
-    doc = str(uuid.uuid4())
-    service.identity.emulator.register(
-        "document", uuid.UUID(doc), team.ws, team.admin.id, "private", service_name=SERVICE
-    )
-    with pytest.raises(AccessDeniedError):
-        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} sneak"))
-    assert await service.raw_chunks(doc) == []
-
-
-async def test_index_needs_the_editor_role_and_registers_nothing(
-    service: Service, team: Team
-) -> None:
-    doc = str(uuid.uuid4())
-    with pytest.raises(AccessDeniedError):
-        await lifecycle(service, team.viewer).index_resource(doc, chunks(WORD))
-    await team.nothing_here()
-
-
-async def test_reindex_replaces_chunks_idempotently_and_drops_the_tail(
-    service: Service, team: Team
-) -> None:
-    doc = str(uuid.uuid4())
-    three = chunks(f"{WORD} one", f"{WORD} two", f"{WORD} three")
-    first = await lifecycle(service, team.owner).index_resource(doc, three, visibility="private")
-    again = await lifecycle(service, team.owner).index_resource(doc, three)
-    assert (first.created, again.created) == (True, False)
-    assert again.record.visibility == "private"  # kept: visibility is set at creation
-    assert len(await service.raw_chunks(doc)) == 3
-    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} only"))
-    stored = await service.raw_chunks(doc)
-    assert [m["chunk_index"] for m in stored] == [0]
-    admin = request_auth(team.admin.user, team.admin.token, permissions_of(service))
-    hits = await service.stores.index("documents", admin).search(EMBED.embed_query(WORD), 10)
-    assert [(h.id, h.text) for h in hits] == [(chunk_id(doc, 0), f"{WORD} only")]
-
-
-async def test_reindex_store_failure_keeps_the_registration_and_old_chunks(
-    service: Service, team: Team
-) -> None:
-    doc = str(uuid.uuid4())
-    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1", f"{WORD} v1b"))
-    with pytest.raises(DimensionMismatchError) as caught:
-        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v2", dim=8))
-    assert any("stays registered" in note for note in caught.value.__notes__)
-    assert service.identity.registered(doc)
-    assert len(await service.raw_chunks(doc)) == 2
-    assert await service.found(team.viewer, WORD) == {doc}
-
-
-async def test_reindex_permission_failure_changes_nothing(service: Service, team: Team) -> None:
-    doc = str(uuid.uuid4())
-    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1"))
-    service.identity.faults.fail("POST", ACCESSIBLE)
-    with pytest.raises(PermissionServiceError):
-        await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v2"))
-    assert service.identity.registered(doc)
-    assert [m["chunk_index"] for m in await service.raw_chunks(doc)] == [0]
-    hits = await service.search(team.viewer, WORD)
-    assert [h["text"] for h in hits.json()["results"]] == [f"{WORD} v1"]
-
-
-async def test_reindex_needs_edit_access(service: Service, team: Team) -> None:
-    doc = str(uuid.uuid4())
-    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} v1"))
-    editor = service.person("editor", team.ws)
-    with pytest.raises(AccessDeniedError):  # workspace-visible: editors may edit it
-        await lifecycle(service, team.viewer).index_resource(doc, chunks(f"{WORD} vandal"))
-    await lifecycle(service, editor).index_resource(doc, chunks(f"{WORD} v2"))
-    assert [m["owner_id"] for m in await service.raw_chunks(doc)] == [str(team.owner.id)]
-
-
-async def test_a_registered_resource_without_chunks_is_not_a_leak_and_retry_completes(
-    service: Service, team: Team
-) -> None:
-    # The state a crash between "register" and "write" leaves behind.
-    doc = str(uuid.uuid4())
-    service.identity.emulator.register(
-        "document", uuid.UUID(doc), team.ws, team.owner.id, "private", service_name=SERVICE
-    )
-    assert await team.admin_finds() == set()
-    result = await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} late"))
-    assert not result.created
-    assert await service.found(team.viewer, WORD) == set()  # still private
-    assert await team.admin_finds() == {doc}
-
-
 # --------------------------------------------------------------------------- delete
 
 
@@ -419,15 +251,3 @@ async def test_invariant_8_orphan_chunks_are_never_claimed_and_an_admin_delete_r
     assert await service.raw_chunks(doc) == []
     assert await team.delete(doc, team.admin) == 404  # and then it is unknown
     await team.nothing_here()
-
-
-async def test_orphan_chunks_all_of_the_callers_own_may_be_claimed_by_it(
-    service: Service, team: Team
-) -> None:
-    doc = str(uuid.uuid4())
-    await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} a", f"{WORD} b"))
-    service.identity.emulator.deregister("document", uuid.UUID(doc), service_name=SERVICE)
-    result = await lifecycle(service, team.owner).index_resource(doc, chunks(f"{WORD} c"))
-    assert result.created
-    assert await service.found(team.owner, WORD) == {doc}
-    assert [c["chunk_index"] for c in await service.raw_chunks(doc)] == [0]

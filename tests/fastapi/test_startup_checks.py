@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from sentinel_vectors.fastapi import VectorStores, scoped_store
 from sentinel_vectors.testing.server import RunningEmulator
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_chroma import ChromaBackend
 from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
-from tests.servers.postgres import PostgresServer
 
 
 async def test_a_deleted_chroma_collection_refuses_start_up(

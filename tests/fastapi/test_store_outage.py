@@ -19,11 +19,11 @@ from qdrant_client import AsyncQdrantClient
 
 from sentinel_vectors.errors import StoreUnavailableError
 from sentinel_vectors.fastapi import add_exception_handlers
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.server import RunningEmulator
+from sentinel_vectors.testing.servers.chroma import chroma_server
 from sentinel_vectors_chroma import ScopedCollection
 from sentinel_vectors_qdrant import ScopedQdrantClient
-from tests.servers.chroma import chroma_server
-from tests.support import Tenancy
 
 STORE_BODY = {"detail": "The vector store is unavailable; the request was refused. Retry later."}
 

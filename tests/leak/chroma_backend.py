@@ -11,8 +11,8 @@ import pytest
 
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 from sentinel_vectors_chroma import ChromaBackend, ScopedCollection
-from tests.servers.chroma import ChromaServer
 
 
 class ChromaLeakBackend:

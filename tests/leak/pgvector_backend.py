@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import PgvectorBackend, ScopedVectorStore, chunk_table, hnsw_index
-from tests.servers.postgres import PostgresServer
 
 
 @dataclass

@@ -16,9 +16,9 @@ import pytest
 
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 from sentinel_vectors_chroma import ChromaBackend
 from tests.leak.chroma_backend import ChromaLeakBackend
-from tests.servers.chroma import ChromaServer
 
 
 class QueryVector:

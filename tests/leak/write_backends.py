@@ -19,13 +19,13 @@ from sqlalchemy import MetaData, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sentinel_vectors.scope import WORKSPACE_KEY
+from sentinel_vectors.testing.servers.chroma import ChromaServer
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors.testing.write_leak import RESOURCE_TYPE, StoredRecords
 from sentinel_vectors_chroma import ChromaBackend
 from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 from sentinel_vectors_qdrant.points import ID_KEY
-from tests.servers.chroma import ChromaServer
-from tests.servers.postgres import PostgresServer
 
 _VECTOR = [0.5, -0.25, 1.0, 0.125]
 

@@ -1,7 +1,7 @@
 """pgvector fixtures: the real PostgreSQL 18 + pgvector server, engines, a fresh chunk table.
 
-The server is ``postgres_server`` (``tests.servers.postgres``, or ``DATABASE_URL``), imported
-once in ``tests/conftest.py`` so that this package and the leak harness share one server.
+The server is ``postgres_server`` (``sentinel_vectors.testing.servers``, or ``DATABASE_URL``), a
+session fixture of ``tests/conftest.py``, so that every package of the suite shares one server.
 Every test gets its own table (a fresh name), dropped afterwards, so tests are independent
 and a shared server stays clean.
 """
@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.server import RunningEmulator
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import chunk_table
-from tests.servers.postgres import PostgresServer
-from tests.support import Tenancy
 
 DIM = 8
 

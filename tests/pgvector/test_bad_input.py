@@ -12,9 +12,9 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sentinel_vectors.errors import FilterError, InvalidInputError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_pgvector import ScopedVectorStore
 from tests.pgvector.conftest import vec
-from tests.support import Tenancy
 
 Call = Callable[[ScopedVectorStore, str], Any]
 

@@ -18,9 +18,9 @@ from sqlalchemy import Engine, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sentinel_vectors.errors import WriteConflictError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_pgvector import ScopedVectorStore, SyncScopedVectorStore
 from tests.pgvector.conftest import bulk_load, raw_row, vec
-from tests.support import Tenancy
 
 
 class Competitor:

@@ -24,9 +24,9 @@ from sentinel_vectors.errors import (
     ReservedKeyError,
 )
 from sentinel_vectors.filters import Comparison, Membership
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_pgvector import ScopedVectorStore, SqlFilterCompiler
 from tests.pgvector.conftest import SqlLog, bulk_load, raw_row, vec
-from tests.support import Member, Tenancy
 
 QUERY = vec(0)
 

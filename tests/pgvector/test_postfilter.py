@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sentinel_vectors import filters as F
 from sentinel_vectors.policy import AUDIT_LOGGER
 from sentinel_vectors.strategy import OverFetch
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_pgvector import Hits, ScopedVectorStore, SqlFilterCompiler
 from tests.pgvector.conftest import DIM
-from tests.support import Member, Tenancy
 
 QUERY = np.ones(DIM) / np.sqrt(DIM)
 

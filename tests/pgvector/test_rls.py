@@ -16,6 +16,8 @@ from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from sentinel_vectors.testing.conformance import Tenancy
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import (
     ScopedVectorStore,
     disable_rls,
@@ -23,8 +25,6 @@ from sentinel_vectors_pgvector import (
     grant_app_role,
 )
 from tests.pgvector.conftest import bulk_load, raw_row, vec
-from tests.servers.postgres import PostgresServer
-from tests.support import Tenancy
 
 
 @dataclass

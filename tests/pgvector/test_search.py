@@ -13,6 +13,8 @@ from sqlalchemy import Engine, MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from sentinel_vectors.testing.conformance import Tenancy
+from sentinel_vectors.testing.servers.postgres import PostgresServer
 from sentinel_vectors_pgvector import (
     ChunkMixin,
     ScopedVectorStore,
@@ -21,8 +23,6 @@ from sentinel_vectors_pgvector import (
     metadata_index,
 )
 from tests.pgvector.conftest import SqlLog, bulk_load, raw_row
-from tests.servers.postgres import PostgresServer
-from tests.support import Tenancy
 
 DIM = 16
 N = 4_000

@@ -17,9 +17,9 @@ from sentinel_vectors.errors import (
     InvalidInputError,
     ReservedKeyError,
 )
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_pgvector import ScopedVectorStore
 from tests.pgvector.conftest import SqlLog, vec
-from tests.support import Tenancy
 
 
 def store(engine: AsyncEngine | AsyncSession, auth: object, table: Table) -> ScopedVectorStore:

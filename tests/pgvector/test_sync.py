@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from sentinel_vectors import request_auth
 from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, PermissionServiceError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.keys import make_user
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors_pgvector import SyncScopedVectorStore
 from tests.pgvector.conftest import bulk_load, raw_row, vec
-from tests.support import Tenancy
 
 
 async def test_sync_store_from_a_worker_thread(

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
+from sentinel_vectors.testing.conformance import DIM as KIT_DIM
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors_qdrant import ensure_collection
-from tests.support import Tenancy
 
 QDRANT_URL = os.environ.get("QDRANT_URL", "")
-DIM = 4
+# The kit's world dimension (its vec() and NEAR): 4.
+DIM = KIT_DIM
 
 _needs_server = pytest.mark.skipif(not QDRANT_URL, reason="QDRANT_URL is not set")
 CLIENT_KINDS = [

@@ -22,10 +22,10 @@ from sentinel_vectors.errors import (
     DimensionMismatchError,
     StoreUnavailableError,
 )
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import CLIENT_KINDS, DIM, QDRANT_URL, Store
 from tests.qdrant.world import Writer, vec
-from tests.support import Tenancy
 
 
 class InjectedFault(ConnectionError):

@@ -15,10 +15,10 @@ from sentinel_vectors.errors import (
     ReservedKeyError,
     SentinelVectorsError,
 )
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
 from tests.qdrant.conftest import Store
 from tests.qdrant.world import Writer, vec
-from tests.support import Tenancy
 
 
 @pytest.fixture

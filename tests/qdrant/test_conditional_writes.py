@@ -19,11 +19,11 @@ import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from sentinel_vectors.errors import WriteConflictError
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
 from sentinel_vectors_qdrant.points import ID_KEY
 from tests.qdrant.conftest import CLIENT_KINDS, DIM, QDRANT_URL, Store
 from tests.qdrant.world import vec
-from tests.support import Tenancy
 
 Competitor = Callable[[list[models.PointStruct]], "models.PointStruct | None"]
 

@@ -22,11 +22,11 @@ from sentinel_vectors.errors import (
     ReservedKeyError,
 )
 from sentinel_vectors.filters import Membership
+from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ID_KEY, QdrantFilterCompiler, ScopedQdrantClient
 from sentinel_vectors_qdrant.compiler import QdrantCondition
 from tests.qdrant.conftest import Store
 from tests.qdrant.world import NEAR, UUID_ID, World, scoped, vec
-from tests.support import Tenancy
 
 VIEWER_SEES = [2, 3, UUID_ID]
 ALL_OF_A = [1, 2, 3, UUID_ID]

@@ -18,10 +18,10 @@ from qdrant_client.http.models import QueryResponse
 from sentinel_vectors import filters as F
 from sentinel_vectors.policy import AUDIT_LOGGER
 from sentinel_vectors.strategy import OverFetch
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_qdrant import QdrantFilterCompiler, ScopedQdrantClient, ScopedQueryResponse
 from sentinel_vectors_qdrant.compiler import QdrantCondition
 from tests.qdrant.conftest import DIM, Store
-from tests.support import Member, Tenancy
 
 QUERY = np.ones(DIM) / np.sqrt(DIM)
 

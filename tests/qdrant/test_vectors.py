@@ -9,10 +9,10 @@ import pytest
 from qdrant_client import models
 
 from sentinel_vectors.errors import DimensionMismatchError, InvalidInputError
+from sentinel_vectors.testing.conformance import Member, Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import CLIENT_KINDS, DIM, Store, make_client, native
 from tests.qdrant.world import vec
-from tests.support import Member, Tenancy
 
 
 def sparse(*pairs: tuple[int, float]) -> models.SparseVector:

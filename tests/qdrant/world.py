@@ -1,24 +1,17 @@
-"""A small tenancy world on Qdrant: two workspaces, five members, five documents."""
+"""The kit's tenancy world on Qdrant (``NEAR`` and ``vec`` are the kit's; ``DIM`` is 4 alike)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from qdrant_client import models
 
+from sentinel_vectors.testing.conformance import NEAR, Cast, Member, Tenancy, vec
 from sentinel_vectors_qdrant import ScopedQdrantClient
-from tests.qdrant.conftest import DIM, Store
-from tests.support import Member, Tenancy
+from tests.qdrant.conftest import Store
 
-NEAR = [1.0, 0.0, 0.0, 0.0]
 # A UUID point id written in upper case: it must come back exactly like this.
 UUID_ID = "6F1C2B3A-0D4E-4F5A-8B6C-7D8E9F0A1B2C"
-
-
-def vec(*head: float) -> list[float]:
-    """A ``DIM``-vector starting with ``head``, zero-padded."""
-    return [*head, *([0.0] * (DIM - len(head)))]
 
 
 def scoped(store: Store, member: Member, **kw: Any) -> ScopedQdrantClient:
@@ -26,30 +19,13 @@ def scoped(store: Store, member: Member, **kw: Any) -> ScopedQdrantClient:
     return ScopedQdrantClient(store.client, member.auth, resource_type="document", **kw)
 
 
-class World:
-    """Workspace A: owner (editor), editor, viewer (in a group), admin; B: an admin.
+class World(Cast):
+    """The kit's standard cast, on Qdrant.
 
     A's owner writes points 1 (private doc), 2 (workspace-visible doc), 3 (shared with the
     viewer) and ``UUID_ID`` (shared with the viewer's group). B's admin writes its own
     point 2, identical to the query vector ``NEAR``: the nearest point of all.
     """
-
-    def __init__(self, t: Tenancy) -> None:
-        self.t = t
-        self.ws_a, self.ws_b = t.workspace(), t.workspace()
-        self.group = uuid.uuid4()
-        self.owner = t.member("editor", self.ws_a)
-        self.editor = t.member("editor", self.ws_a)
-        self.viewer = t.member("viewer", self.ws_a, groups=(self.group,))
-        self.admin = t.member("admin", self.ws_a)
-        self.outsider_admin = t.member("admin", self.ws_b)
-        self.private = t.resource(self.owner, "private")
-        self.public = t.resource(self.owner, "workspace")
-        self.user_shared = t.resource(self.owner, "private")
-        self.group_shared = t.resource(self.owner, "private")
-        t.share(self.user_shared, self.viewer, "view")
-        t.share(self.group_shared, self.group, "view")
-        self.b_doc = t.resource(self.outsider_admin, "workspace")
 
     async def load(self, store: Store) -> None:
         """Write every document's points as their owners."""
@@ -99,3 +75,6 @@ class Writer:
             vector=vec(1) if vector is None else vector,
             payload={"resource_id": self.doc, **payload},
         )
+
+
+__all__ = ["NEAR", "UUID_ID", "World", "Writer", "scoped", "vec"]

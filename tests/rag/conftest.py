@@ -24,7 +24,7 @@ from examples.rag_pipeline import Corpus, credentials, ingest, load_corpus, sign
 from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import StaticModelEmbedder
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.servers.chroma import ChromaServer
+from sentinel_vectors.testing.servers.chroma import ChromaServer
 
 DIM = StaticModelEmbedder.dimension
 BACKENDS = ["chroma", "qdrant", "pgvector"]
@@ -81,8 +81,8 @@ async def _pgvector(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from sentinel_vectors.testing.servers.postgres import PostgresServer
     from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
-    from tests.servers.postgres import PostgresServer
 
     server: PostgresServer = request.getfixturevalue("postgres_server")
     engine = create_async_engine(server.sqlalchemy_url("asyncpg"))

