@@ -11,10 +11,14 @@ update, delete) over pgvector's sources and targets
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Engine, Select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from sentinel_vectors.access import Access, Action
 from sentinel_vectors.auth import AuthContext
@@ -79,7 +83,31 @@ def _returning[T](value: T) -> Step[T]:
     return value
 
 
-class StoreCalls:
+class _Transactions:
+    """The transaction of one call, on a sync ``Engine`` or ``Session``."""
+
+    _sql: ChunkStatements
+
+    @contextmanager
+    def _transaction(self, bind: Engine | Session, k: int | None) -> Iterator[Connection | Session]:
+        """The call's transaction (a SAVEPOINT inside the caller's), settings applied.
+
+        Given an engine, a Core connection: the statements are Core statements, and an
+        ORM session's bookkeeping would cost every call a little. The async store passes
+        its bind's sync side (it runs the call in a greenlet, see ``store.py``).
+        """
+        settings = self._sql.settings_statement(k=k)
+        if isinstance(bind, Engine):
+            with bind.begin() as conn:
+                conn.execute(settings)
+                yield conn
+            return
+        with bind.begin_nested() if bind.in_transaction() else bind.begin():
+            bind.execute(settings)
+            yield bind
+
+
+class StoreCalls(_Transactions):
     """Construction, introspection and the workflow of every call, for both forms."""
 
     def __init__(

@@ -19,19 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio.from_thread
 from sqlalchemy import ColumnElement, Engine, Select
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from sentinel_vectors.access import Action
 from sentinel_vectors.auth import AuthContext
-from sentinel_vectors.drive import run_async, run_sync
+from sentinel_vectors.drive import run_sync
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import FilterCompiler
 from sentinel_vectors.strategy import OverFetch, StrategyName
@@ -245,24 +244,19 @@ class ScopedVectorStore(StoreCalls):
     # -- the driver -------------------------------------------------------------------
 
     async def _run[T](self, call: Call[T]) -> T:
-        return await run_async(
-            call.step, self.scope, connect=functools.partial(self._transaction, call.k)
+        # The blocking driver in ONE greenlet, as AsyncSession.run_sync runs sync code:
+        # statements use the async bind's sync API (each awaits the driver underneath)
+        # and identity questions are awaited on this loop with SQLAlchemy's await_only.
+        # One greenlet per call, not one per statement.
+        bind = self._bind
+        sync_bind = bind.sync_engine if isinstance(bind, AsyncEngine) else bind.sync_session
+        return await greenlet_spawn(
+            run_sync,
+            call.step,
+            self.scope,
+            blocking=_await_on_loop,
+            connect=functools.partial(self._transaction, sync_bind, call.k),
         )
-
-    @asynccontextmanager
-    async def _transaction(self, k: int | None) -> AsyncIterator[AsyncConnection | AsyncSession]:
-        """The call's transaction (a SAVEPOINT inside the caller's), settings applied."""
-        bind, settings = self._bind, self._sql.settings_statement(k=k)
-        if isinstance(bind, AsyncEngine):
-            # A Core connection: the statements are Core statements, and an ORM
-            # session's bookkeeping would cost every call a little.
-            async with bind.begin() as conn:
-                await conn.execute(settings)
-                yield conn
-            return
-        async with bind.begin_nested() if bind.in_transaction() else bind.begin():
-            await bind.execute(settings)
-            yield bind
 
 
 class SyncScopedVectorStore(StoreCalls):
@@ -403,21 +397,8 @@ class SyncScopedVectorStore(StoreCalls):
             call.step,
             self.scope,
             blocking=self._on_loop,
-            connect=functools.partial(self._transaction, call.k),
+            connect=functools.partial(self._transaction, self._bind, call.k),
         )
-
-    @contextmanager
-    def _transaction(self, k: int | None) -> Iterator[Connection | Session]:
-        """The call's transaction (a SAVEPOINT inside the caller's), settings applied."""
-        bind, settings = self._bind, self._sql.settings_statement(k=k)
-        if isinstance(bind, Engine):
-            with bind.begin() as conn:
-                conn.execute(settings)
-                yield conn
-            return
-        with bind.begin_nested() if bind.in_transaction() else bind.begin():
-            bind.execute(settings)
-            yield bind
 
     def _on_loop[T](self, ask: Callable[[], Awaitable[T]]) -> T:
         """Run an auth coroutine on the loop that owns the permission client."""
@@ -445,3 +426,8 @@ class SyncScopedVectorStore(StoreCalls):
 
 async def _awaited[T](ask: Callable[[], Awaitable[T]]) -> T:
     return await ask()
+
+
+def _await_on_loop[T](ask: Callable[[], Awaitable[T]]) -> T:
+    """Await ``ask()`` on the running loop from inside the call's greenlet."""
+    return await_only(ask())
