@@ -11,10 +11,10 @@ update, delete) over pgvector's sources and targets
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict
 
 from sqlalchemy import ColumnElement, Engine, Select
 from sqlalchemy.engine import Connection
@@ -52,7 +52,7 @@ from sentinel_vectors_pgvector.statements import (
     check_distance,
 )
 
-__all__ = ["DEFAULT_POSTFILTER_MIN_IDS", "Call", "StoreCalls", "WhereArg"]
+__all__ = ["DEFAULT_POSTFILTER_MIN_IDS", "Call", "StoreCalls", "StoreOptions", "WhereArg"]
 
 DEFAULT_POSTFILTER_MIN_IDS: int | None = None
 """Accessible-list size from which ``auto`` post-filters a ``query`` (``None``: never).
@@ -65,8 +65,25 @@ beforehand: pgvector pre-filters unless a caller opts in (see ``docs/benchmarks.
 # pgvector binds the id list as one array parameter: no per-query limit to chunk under.
 _NO_CHUNKING = 2**62
 
-WhereArg = Filter | dict[str, Any] | None
+WhereArg = Filter | Mapping[str, Any] | None
 """A caller filter: the neutral algebra or a Chroma-style ``where`` dict."""
+
+
+class StoreOptions(TypedDict, total=False):
+    """The options of both stores (see :class:`~sentinel_vectors_pgvector.ScopedVectorStore`)."""
+
+    model: Required[object]
+    resource_type: Required[str]
+    resource_key: str
+    distance: Distance
+    timeout: float
+    iterative_scan: IterativeScan
+    ef_search: int | None
+    max_scan_tuples: int | None
+    compiler: FilterCompiler[ColumnElement[bool]] | None
+    strategy: StrategyName
+    postfilter_min_ids: int | None
+    overfetch: OverFetch | None
 
 
 @dataclass(frozen=True, slots=True)

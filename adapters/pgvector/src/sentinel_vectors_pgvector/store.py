@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import anyio.from_thread
-from sqlalchemy import ColumnElement, Engine, Select
+from sqlalchemy import Engine, Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -32,19 +32,11 @@ from sentinel_vectors.access import Action
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.drive import run_sync
 from sentinel_vectors.errors import InvalidInputError
-from sentinel_vectors.filters import FilterCompiler
-from sentinel_vectors.strategy import OverFetch, StrategyName
 from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_pgvector import operations as ops
-from sentinel_vectors_pgvector.calls import (
-    DEFAULT_POSTFILTER_MIN_IDS,
-    Call,
-    StoreCalls,
-    WhereArg,
-)
+from sentinel_vectors_pgvector.calls import Call, StoreCalls, StoreOptions, WhereArg
 from sentinel_vectors_pgvector.model import Distance
 from sentinel_vectors_pgvector.results import Hits, Record
-from sentinel_vectors_pgvector.statements import IterativeScan
 
 __all__ = ["ScopedVectorStore", "SyncScopedVectorStore"]
 
@@ -79,35 +71,9 @@ class ScopedVectorStore(StoreCalls):
         self,
         bind: AsyncEngine | AsyncSession,
         auth: AuthContext | None,
-        *,
-        model: object,
-        resource_type: str,
-        resource_key: str = "resource_id",
-        distance: Distance = "cosine",
-        timeout: float = 5.0,
-        iterative_scan: IterativeScan = "relaxed_order",
-        ef_search: int | None = None,
-        max_scan_tuples: int | None = None,
-        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
-        strategy: StrategyName = "auto",
-        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
-        overfetch: OverFetch | None = None,
+        **options: Unpack[StoreOptions],
     ) -> None:
-        super().__init__(
-            auth,
-            model=model,
-            resource_type=resource_type,
-            resource_key=resource_key,
-            distance=distance,
-            timeout=timeout,
-            iterative_scan=iterative_scan,
-            ef_search=ef_search,
-            max_scan_tuples=max_scan_tuples,
-            compiler=compiler,
-            strategy=strategy,
-            postfilter_min_ids=postfilter_min_ids,
-            overfetch=overfetch,
-        )
+        super().__init__(auth, **options)
         if not isinstance(bind, AsyncEngine | AsyncSession):
             raise InvalidInputError(
                 f"bind must be an AsyncEngine or AsyncSession, got {type(bind).__name__}; "
@@ -275,35 +241,10 @@ class SyncScopedVectorStore(StoreCalls):
         bind: Engine | Session,
         auth: AuthContext | None,
         *,
-        model: object,
-        resource_type: str,
-        resource_key: str = "resource_id",
-        distance: Distance = "cosine",
-        timeout: float = 5.0,
-        iterative_scan: IterativeScan = "relaxed_order",
-        ef_search: int | None = None,
-        max_scan_tuples: int | None = None,
-        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
         portal: anyio.from_thread.BlockingPortal | None = None,
-        strategy: StrategyName = "auto",
-        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
-        overfetch: OverFetch | None = None,
+        **options: Unpack[StoreOptions],
     ) -> None:
-        super().__init__(
-            auth,
-            model=model,
-            resource_type=resource_type,
-            resource_key=resource_key,
-            distance=distance,
-            timeout=timeout,
-            iterative_scan=iterative_scan,
-            ef_search=ef_search,
-            max_scan_tuples=max_scan_tuples,
-            compiler=compiler,
-            strategy=strategy,
-            postfilter_min_ids=postfilter_min_ids,
-            overfetch=overfetch,
-        )
+        super().__init__(auth, **options)
         if not isinstance(bind, Engine | Session):
             raise InvalidInputError(
                 f"bind must be an Engine or Session, got {type(bind).__name__}; "
