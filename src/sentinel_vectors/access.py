@@ -9,6 +9,7 @@ identity service; :class:`~sentinel_vectors.scope.Scope`, which does, re-exports
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable
 from typing import Literal
@@ -31,6 +32,8 @@ OWNER_KEY = "owner_id"
 
 Action = Literal["view", "edit"]
 """The actions Sentinel's permission service knows."""
+
+_UUID_INT = operator.attrgetter("int")
 
 
 def canonical_uuid(value: object, *, what: str) -> str:
@@ -56,32 +59,40 @@ class Access:
     resource of the workspace. Otherwise only ``resource_ids`` (canonical UUID strings).
 
     Built from the SDK's answer (``uuid.UUID`` objects) with :meth:`from_uuids`, the
-    string set is made only when something asks for it: a post-filter read, which
-    re-checks hits with :meth:`allows`, never converts a 100,000-id list to strings.
-    Immutable; equal when action, ``full`` and the ids are.
+    answer is kept as given and nothing is hashed up front: ``uuid.UUID.__hash__`` runs
+    in Python, and a store that binds the UUIDs (:attr:`uuid_list`) never needs a set of
+    them. :meth:`allows` builds a set of the UUIDs' integers the first time it is asked
+    (one C-level pass), the string set is made only when something asks for
+    :attr:`resource_ids`. Immutable; equal when action, ``full`` and the ids are.
     """
 
-    __slots__ = ("_ids", "_uuids", "action", "full")
+    __slots__ = ("_ids", "_ints", "_uuids", "action", "full")
 
     action: Action
     full: bool
     _ids: frozenset[str] | None
-    _uuids: frozenset[uuid.UUID] | None
+    _uuids: tuple[uuid.UUID, ...] | None
+    _ints: frozenset[int] | None
 
     def __init__(self, action: Action, full: bool, resource_ids: frozenset[str]) -> None:
         object.__setattr__(self, "action", action)
         object.__setattr__(self, "full", full)
         object.__setattr__(self, "_ids", frozenset(resource_ids))
         object.__setattr__(self, "_uuids", None)
+        object.__setattr__(self, "_ints", None)
 
     @classmethod
     def from_uuids(cls, action: Action, full: bool, resource_ids: Iterable[uuid.UUID]) -> Access:
-        """An answer given as ``uuid.UUID`` objects (as ``RequestAuth.accessible`` returns)."""
+        """An answer given as ``uuid.UUID`` objects (as ``RequestAuth.accessible`` returns).
+
+        Every item must be a ``uuid.UUID`` (not a subclass): the identity layer checks.
+        """
         out = cls.__new__(cls)
         object.__setattr__(out, "action", action)
         object.__setattr__(out, "full", full)
         object.__setattr__(out, "_ids", None)
-        object.__setattr__(out, "_uuids", frozenset(resource_ids))
+        object.__setattr__(out, "_uuids", tuple(resource_ids))
+        object.__setattr__(out, "_ints", None)
         return out
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -98,10 +109,19 @@ class Access:
 
     @property
     def uuids(self) -> frozenset[uuid.UUID]:
-        """The reachable resource ids as ``uuid.UUID`` objects (for stores that bind UUIDs)."""
+        """The reachable resource ids as a set of ``uuid.UUID`` (hashes every one)."""
+        return frozenset(self.uuid_list)
+
+    @property
+    def uuid_list(self) -> tuple[uuid.UUID, ...]:
+        """The reachable resource ids as ``uuid.UUID`` objects, in the answer's order.
+
+        For stores that bind the list natively (pgvector's ``uuid[]``): the SDK's objects
+        as it returned them, neither copied one by one nor hashed.
+        """
         if self._uuids is not None:
             return self._uuids
-        return frozenset(map(uuid.UUID, self._ids or ()))
+        return tuple(map(uuid.UUID, sorted(self._ids or ())))
 
     @property
     def count(self) -> int:
@@ -126,7 +146,15 @@ class Access:
         except ValueError:
             return False
         # Only the canonical spelling matches, exactly as with the string set.
-        return parsed in (self._uuids or ()) and str(parsed) == resource_id
+        return parsed.int in self._int_set() and str(parsed) == resource_id
+
+    def _int_set(self) -> frozenset[int]:
+        """The answer's UUIDs as integers (``UUID.int``), hashed in C, made once."""
+        ints = self._ints
+        if ints is None:
+            ints = frozenset(map(_UUID_INT, self._uuids or ()))
+            object.__setattr__(self, "_ints", ints)
+        return ints
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Access):

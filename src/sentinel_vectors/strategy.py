@@ -127,7 +127,7 @@ class ReadPlan:
     ids: Access | None = None
     """Set when the adapter asked to bind the id list natively (``native_ids=True``):
     every filter then lacks the resource constraint, and the adapter must AND
-    ``resource_key IN ids`` to each query itself (pgvector binds ``ids.uuids`` as one
+    ``resource_key IN ids`` to each query itself (pgvector binds ``ids.uuid_list`` as one
     ``uuid[]``). The per-hit re-check applies as always."""
 
     @property

@@ -108,7 +108,7 @@ def as_embeddings(
     rows = embeddings.tolist() if hasattr(embeddings, "tolist") else embeddings
     if not isinstance(rows, Sequence) or isinstance(rows, str) or not rows:
         raise InvalidInputError(f"{what} must be a non-empty list of vectors")
-    if all(isinstance(x, int | float) and not isinstance(x, bool) for x in rows):
+    if _is_bare_vector(rows):
         rows = [rows]  # one vector given bare
     out: list[list[float]] = []
     for i, row in enumerate(rows):
@@ -134,6 +134,17 @@ def as_embeddings(
     if n is not None:
         check_lengths(n, **{what: out})
     return out
+
+
+def _is_bare_vector(rows: Sequence[Any]) -> bool:
+    """Whether ``rows`` is one vector of numbers rather than a list of vectors.
+
+    The common case (a query's ``ndarray.tolist()``: plain floats) is told at C speed;
+    anything else is checked item by item, stopping at the first that is not a number.
+    """
+    if set(map(type, rows)) <= {float, int}:
+        return True
+    return all(isinstance(x, int | float) and not isinstance(x, bool) for x in rows)
 
 
 def _finite_floats(vec: Sequence[Any]) -> list[float] | None:

@@ -445,3 +445,17 @@ def test_native_ids_hand_the_list_over_instead_of_a_string_filter() -> None:
 def test_access_uuids_from_strings() -> None:
     rid = str(uuid.uuid4())
     assert Access("view", False, frozenset({rid})).uuids == frozenset({uuid.UUID(rid)})
+
+
+def test_access_keeps_the_sdk_answer_as_given_and_hashes_it_only_to_check() -> None:
+    rids = [uuid.uuid4() for _ in range(3)] + [uuid.UUID(int=0xABC)]
+    acc = Access.from_uuids("view", False, rids)
+    # Bound as given (the answer's order, the SDK's own objects): nothing converted.
+    assert acc.uuid_list == tuple(rids)
+    assert all(a is b for a, b in zip(acc.uuid_list, rids, strict=True))
+    assert all(acc.allows(str(r)) for r in rids)
+    assert not acc.allows(str(uuid.UUID(int=8)))
+    assert not acc.allows("00000000-0000-0000-0000-000000000ABC")
+    sorted_ids = sorted(str(r) for r in rids)
+    from_strings = Access("view", False, frozenset(sorted_ids))
+    assert from_strings.uuid_list == tuple(uuid.UUID(r) for r in sorted_ids)

@@ -6,7 +6,7 @@ import pytest
 
 from sentinel_vectors import filters as F
 from sentinel_vectors.errors import FilterError, InvalidInputError
-from sentinel_vectors.validation import as_id_list
+from sentinel_vectors.validation import as_embeddings, as_id_list
 from tests.unit.test_policy import R1, R2, WS, access, policy
 
 
@@ -47,3 +47,15 @@ def test_ids_no_backend_can_store_are_invalid(bad: str) -> None:
 
 def test_ordinary_ids_pass() -> None:
     assert as_id_list(["tab\tid", "é", "日本", "a:b"]) == ["tab\tid", "é", "日本", "a:b"]
+
+
+def test_one_bare_vector_is_told_from_a_list_of_vectors_whatever_its_number_types() -> None:
+    import numpy as np
+
+    assert as_embeddings([0.5, 1, 2.0], n=None, dimension=3) == [[0.5, 1.0, 2.0]]
+    assert as_embeddings(np.array([0.5, 1.0, 2.0]), n=None, dimension=3) == [[0.5, 1.0, 2.0]]
+    # numpy scalars are float subclasses, not floats: still one bare vector.
+    assert as_embeddings(list(np.array([0.5, 1.0])), n=None, dimension=2) == [[0.5, 1.0]]
+    assert as_embeddings([[0.5, 1.0], [2.0, 3.0]], n=2, dimension=2) == [[0.5, 1.0], [2.0, 3.0]]
+    with pytest.raises(InvalidInputError):
+        as_embeddings([True, 1.0], n=None, dimension=2)

@@ -8,15 +8,8 @@ in every transaction. ``SyncScopedVectorStore`` is the same over a sync engine.
 layer, the resource lifecycle and the retrievers use (``sentinel_vectors.binding``).
 """
 
-from sentinel_vectors_pgvector._core import (
-    DEFAULT_POSTFILTER_MIN_IDS,
-    Hit,
-    Hits,
-    IterativeScan,
-    Record,
-    SearchSettings,
-)
 from sentinel_vectors_pgvector.binding import PgvectorBackend, PgvectorChunkIndex
+from sentinel_vectors_pgvector.calls import DEFAULT_POSTFILTER_MIN_IDS
 from sentinel_vectors_pgvector.compiler import SqlFilterCompiler
 from sentinel_vectors_pgvector.model import (
     DISTANCE_OPCLASSES,
@@ -26,6 +19,7 @@ from sentinel_vectors_pgvector.model import (
     hnsw_index,
     metadata_index,
 )
+from sentinel_vectors_pgvector.results import Hit, Hits, Record
 from sentinel_vectors_pgvector.rls import (
     POLICY_NAME,
     WORKSPACE_SETTING,
@@ -33,6 +27,7 @@ from sentinel_vectors_pgvector.rls import (
     enable_rls,
     grant_app_role,
 )
+from sentinel_vectors_pgvector.statements import IterativeScan, SearchSettings
 from sentinel_vectors_pgvector.store import ScopedVectorStore, SyncScopedVectorStore
 
 __all__ = [

@@ -8,115 +8,40 @@ back: a batch is written entirely or not at all.
 Transactions: given an engine, the store opens and commits its own. Given a session
 that is idle, it begins and commits a transaction on it; given a session already inside
 a transaction (your unit of work), it runs in a SAVEPOINT and leaves the commit to you.
+
+The async and the sync store are two drivers over the same calls
+(:class:`~sentinel_vectors_pgvector.calls.StoreCalls`): each public method builds its
+call's workflow there and runs it with :func:`sentinel_vectors.drive.run_async` or
+:func:`~sentinel_vectors.drive.run_sync`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Concatenate
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Unpack
 
 import anyio.from_thread
-from sqlalchemy import ColumnElement, Engine, Select
+from sqlalchemy import Engine, Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only, greenlet_spawn
 
+from sentinel_vectors.access import Action
 from sentinel_vectors.auth import AuthContext
+from sentinel_vectors.drive import run_sync
 from sentinel_vectors.errors import InvalidInputError
-from sentinel_vectors.filters import FilterCompiler
-from sentinel_vectors.scope import Access, Action, Scope
-from sentinel_vectors.strategy import OverFetch, StrategyName
-from sentinel_vectors.validation import as_id_list, check_positive_int
-from sentinel_vectors_pgvector._core import (
-    DEFAULT_POSTFILTER_MIN_IDS,
-    Hits,
-    IterativeScan,
-    Record,
-    SearchSettings,
-    StoreCore,
-    WhereArg,
-)
+from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors_pgvector import operations as ops
+from sentinel_vectors_pgvector.calls import Call, StoreCalls, StoreOptions, WhereArg
 from sentinel_vectors_pgvector.model import Distance
+from sentinel_vectors_pgvector.results import Hits, Record
 
 __all__ = ["ScopedVectorStore", "SyncScopedVectorStore"]
 
 
-def _offset(offset: object) -> int | None:
-    if offset is None:
-        return None
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
-    return offset
-
-
-class _Base:
-    """Construction and introspection shared by the async and the sync store."""
-
-    _core: StoreCore
-
-    def __init__(
-        self,
-        auth: AuthContext | None,
-        *,
-        model: object,
-        resource_type: str,
-        resource_key: str = "resource_id",
-        distance: Distance = "cosine",
-        timeout: float = 5.0,
-        iterative_scan: IterativeScan = "relaxed_order",
-        ef_search: int | None = None,
-        max_scan_tuples: int | None = None,
-        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
-        strategy: StrategyName = "auto",
-        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
-        overfetch: OverFetch | None = None,
-    ) -> None:
-        scope = Scope.of(
-            auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
-        )
-        settings = SearchSettings(iterative_scan, ef_search, max_scan_tuples)
-        self._core = StoreCore(
-            scope,
-            model,
-            distance=distance,
-            search=settings,
-            compiler=compiler,
-            strategy=strategy,
-            postfilter_min_ids=postfilter_min_ids,
-            overfetch=overfetch,
-        )
-
-    @property
-    def scope(self) -> Scope:
-        """The caller's scope (workspace, user, role, resource type and key)."""
-        return self._core.scope
-
-    @property
-    def model(self) -> object:
-        """The chunk model (mapped class or ``Table``) this store reads and writes."""
-        return self._core.model
-
-    @property
-    def dimension(self) -> int:
-        """The embedding dimension of the table."""
-        return self._core.dim
-
-    @property
-    def violations(self) -> int:
-        """Hits dropped by the per-hit re-check since this store was built (should be 0)."""
-        return self._core.policy.violations
-
-    def __repr__(self) -> str:
-        scope = self._core.scope
-        return (
-            f"{type(self).__name__}(table={self._core.table.fullname!r}, "
-            f"workspace_id={scope.workspace_id!r}, user_id={scope.user_id!r}, "
-            f"resource_type={scope.resource_type!r})"
-        )
-
-
-class ScopedVectorStore(_Base):
+class ScopedVectorStore(StoreCalls):
     """An async pgvector chunk store confined to one caller's workspace and permissions.
 
     Args:
@@ -146,35 +71,9 @@ class ScopedVectorStore(_Base):
         self,
         bind: AsyncEngine | AsyncSession,
         auth: AuthContext | None,
-        *,
-        model: object,
-        resource_type: str,
-        resource_key: str = "resource_id",
-        distance: Distance = "cosine",
-        timeout: float = 5.0,
-        iterative_scan: IterativeScan = "relaxed_order",
-        ef_search: int | None = None,
-        max_scan_tuples: int | None = None,
-        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
-        strategy: StrategyName = "auto",
-        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
-        overfetch: OverFetch | None = None,
+        **options: Unpack[StoreOptions],
     ) -> None:
-        super().__init__(
-            auth,
-            model=model,
-            resource_type=resource_type,
-            resource_key=resource_key,
-            distance=distance,
-            timeout=timeout,
-            iterative_scan=iterative_scan,
-            ef_search=ef_search,
-            max_scan_tuples=max_scan_tuples,
-            compiler=compiler,
-            strategy=strategy,
-            postfilter_min_ids=postfilter_min_ids,
-            overfetch=overfetch,
-        )
+        super().__init__(auth, **options)
         if not isinstance(bind, AsyncEngine | AsyncSession):
             raise InvalidInputError(
                 f"bind must be an AsyncEngine or AsyncSession, got {type(bind).__name__}; "
@@ -197,7 +96,7 @@ class ScopedVectorStore(_Base):
         anything if an argument is malformed, a tenancy key disagrees with the scope,
         the caller may not write to a named resource, or an id already exists.
         """
-        await self._write("add", ids, embeddings, metadatas, documents)
+        await self._run(self._put("add", ids, embeddings, metadatas, documents))
 
     async def upsert(
         self,
@@ -207,7 +106,7 @@ class ScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """Insert or replace chunks; replacing needs edit access to the stored chunk."""
-        await self._write("upsert", ids, embeddings, metadatas, documents)
+        await self._run(self._put("upsert", ids, embeddings, metadatas, documents))
 
     async def update(
         self,
@@ -223,10 +122,7 @@ class ScopedVectorStore(_Base):
         not view, are skipped (invariant 9). Tenancy keys may be repeated
         only with their stored values.
         """
-        batch = self._core.batch("update", ids, embeddings, metadatas, documents, full=False)
-        edit = await self._access("edit")
-        view = edit if edit.full else await self._access("view")
-        return await self._run(self._core.update_tx, batch, edit, view)
+        return await self._run(self._update(ids, embeddings, metadatas, documents))
 
     async def delete(
         self, ids: str | Sequence[str] | None = None, *, filter: WhereArg = None
@@ -238,17 +134,7 @@ class ScopedVectorStore(_Base):
         :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; a
         filter only ever matches editable chunks.
         """
-        if ids is None and filter is None:
-            raise InvalidInputError("delete() needs ids or a filter")
-        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
-        caller = self._core.caller_filter(filter)
-        if id_list == []:
-            return 0
-        edit = await self._access("edit")
-        if id_list is None and edit.is_empty:
-            return 0
-        view = edit if edit.full or id_list is None else await self._access("view")
-        return await self._run(self._core.delete_tx, id_list, caller, edit, view)
+        return await self._run(self._delete(ids, filter))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -262,25 +148,7 @@ class ScopedVectorStore(_Base):
         include_embeddings: bool = False,
     ) -> list[Record]:
         """Chunks the caller may view, by id and/or filter, ordered by id."""
-        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
-        if limit is not None:
-            check_positive_int(limit, what="limit")
-        off = _offset(offset)
-        caller = self._core.caller_filter(filter)
-        access = await self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None or id_list == []:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return []
-        return await self._run(
-            self._core.get_tx,
-            flt,
-            access,
-            ids=id_list,
-            limit=limit,
-            offset=off,
-            include_embeddings=include_embeddings,
-        )
+        return await self._run(self._get(ids, filter, limit, offset, include_embeddings))
 
     async def query(
         self,
@@ -296,34 +164,11 @@ class ScopedVectorStore(_Base):
         A :class:`~sentinel_vectors_pgvector.Hits` (a ``list[Hit]``) whose ``complete``
         attribute tells whether a post-filter filled ``k``.
         """
-        vector = self._core.query_vector(embedding)
-        check_positive_int(k, what="k")
-        dist = self._core.check_distance(distance)
-        caller = self._core.caller_filter(filter)
-        access = await self._access("view")
-        plan = self._core.query_plan(access, caller, k)
-        if plan is None:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return Hits()
-        return await self._run(
-            self._core.query_tx,
-            plan,
-            access,
-            vector=vector,
-            k=k,
-            distance=dist,
-            include_embeddings=include_embeddings,
-        )
+        return await self._run(self._query(embedding, k, filter, distance, include_embeddings))
 
     async def count(self, *, filter: WhereArg = None) -> int:
         """How many chunks the caller may view (never the table's total)."""
-        caller = self._core.caller_filter(filter)
-        access = await self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return 0
-        return await self._run(self._core.count_tx, flt, access)
+        return await self._run(self._count(filter))
 
     async def scoped_select(
         self, entity: object = None, *, filter: WhereArg = None, action: Action = "view"
@@ -335,9 +180,7 @@ class ScopedVectorStore(_Base):
         ``SET LOCAL`` settings. Rows you read this way do not pass the store's per-hit
         re-check: the constraint is the WHERE clause alone.
         """
-        caller = self._core.caller_filter(filter)
-        access = await self._access(action)
-        return self._core.scoped_select(access, caller, self.model if entity is None else entity)
+        return await self._run(self._scoped_select(entity, filter, action))
 
     async def configure(self, session: AsyncSession, *, k: int | None = None) -> None:
         """Run the store's ``SET LOCAL`` settings in ``session``'s current transaction.
@@ -347,63 +190,42 @@ class ScopedVectorStore(_Base):
         """
         if k is not None:
             check_positive_int(k, what="k")
-        await session.execute(self._core.settings_statement(k=k))
-
-    # -- internals --------------------------------------------------------------------
-
-    async def _access(self, action: Action) -> Access:
-        return await self._core.scope.access(action)
-
-    async def _write(
-        self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any
-    ) -> None:
-        core = self._core
-        batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
-        edit = await self._access("edit")
-        await core.policy.authorize_resources(edit, core.resources_of(batch))
-        await self._run(core.write_tx, batch, edit, upsert=op == "upsert")
+        await session.execute(self._sql.settings_statement(k=k))
 
     # -- internals: whole resources (the lifecycle's chunk index) ----------------------
 
     async def _remove_resource(self, resource_id: str, keep: Sequence[str] = ()) -> int:
         """Delete every chunk of the resource in the workspace but ``keep``, if editable."""
-        flt = self._core.policy.resource_filter(await self._access("edit"), resource_id)
-        if flt is None:
-            return 0
-        return await self._run(self._core.remove_resource_tx, flt, list(keep))
+        step = ops.remove_resource(self._sql, self._policy, resource_id, list(keep))
+        return await self._run(Call(step))
 
     async def _count_resource(self, resource_id: str) -> int:
         """How many chunks of the resource the caller may view (0 if out of reach)."""
-        flt = self._core.policy.resource_filter(await self._access("view"), resource_id)
-        if flt is None:
-            return 0
-        return await self._run(self._core.count_resource_tx, flt)
+        return await self._run(Call(ops.count_resource(self._sql, self._policy, resource_id)))
 
     async def _resource_owners(self, resource_id: str) -> set[object]:
-        """Owners of the resource's chunks in the workspace, whatever the caller may see.
+        """Owners of the resource's chunks in the workspace, whatever the caller may see."""
+        return await self._run(Call(ops.resource_owners(self._sql, self._policy, resource_id)))
 
-        For the lifecycle's claim check only; never returned to a caller.
-        """
-        full = Access(action="view", full=True, resource_ids=frozenset())
-        flt = self._core.policy.resource_filter(full, resource_id)
-        assert flt is not None
-        return await self._run(self._core.resource_owners_tx, flt)
+    # -- the driver -------------------------------------------------------------------
 
-    async def _run[**P, T](
-        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def _run[T](self, call: Call[T]) -> T:
+        # The blocking driver in ONE greenlet, as AsyncSession.run_sync runs sync code:
+        # statements use the async bind's sync API (each awaits the driver underneath)
+        # and identity questions are awaited on this loop with SQLAlchemy's await_only.
+        # One greenlet per call, not one per statement.
         bind = self._bind
-        if isinstance(bind, AsyncEngine):
-            async with AsyncSession(bind) as session, session.begin():
-                return await session.run_sync(fn, *args, **kwargs)
-        if bind.in_transaction():
-            async with bind.begin_nested():
-                return await bind.run_sync(fn, *args, **kwargs)
-        async with bind.begin():
-            return await bind.run_sync(fn, *args, **kwargs)
+        sync_bind = bind.sync_engine if isinstance(bind, AsyncEngine) else bind.sync_session
+        return await greenlet_spawn(
+            run_sync,
+            call.step,
+            self.scope,
+            blocking=_await_on_loop,
+            connect=functools.partial(self._transaction, sync_bind, call.k),
+        )
 
 
-class SyncScopedVectorStore(_Base):
+class SyncScopedVectorStore(StoreCalls):
     """The same store over a sync ``Engine`` or ``Session`` (psycopg 3, psycopg2, ...).
 
     Sentinel's ``RequestAuth`` is async, so each call reaches the event loop that owns
@@ -419,35 +241,10 @@ class SyncScopedVectorStore(_Base):
         bind: Engine | Session,
         auth: AuthContext | None,
         *,
-        model: object,
-        resource_type: str,
-        resource_key: str = "resource_id",
-        distance: Distance = "cosine",
-        timeout: float = 5.0,
-        iterative_scan: IterativeScan = "relaxed_order",
-        ef_search: int | None = None,
-        max_scan_tuples: int | None = None,
-        compiler: FilterCompiler[ColumnElement[bool]] | None = None,
         portal: anyio.from_thread.BlockingPortal | None = None,
-        strategy: StrategyName = "auto",
-        postfilter_min_ids: int | None = DEFAULT_POSTFILTER_MIN_IDS,
-        overfetch: OverFetch | None = None,
+        **options: Unpack[StoreOptions],
     ) -> None:
-        super().__init__(
-            auth,
-            model=model,
-            resource_type=resource_type,
-            resource_key=resource_key,
-            distance=distance,
-            timeout=timeout,
-            iterative_scan=iterative_scan,
-            ef_search=ef_search,
-            max_scan_tuples=max_scan_tuples,
-            compiler=compiler,
-            strategy=strategy,
-            postfilter_min_ids=postfilter_min_ids,
-            overfetch=overfetch,
-        )
+        super().__init__(auth, **options)
         if not isinstance(bind, Engine | Session):
             raise InvalidInputError(
                 f"bind must be an Engine or Session, got {type(bind).__name__}; "
@@ -466,7 +263,7 @@ class SyncScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """See :meth:`ScopedVectorStore.add`."""
-        self._write("add", ids, embeddings, metadatas, documents)
+        self._run(self._put("add", ids, embeddings, metadatas, documents))
 
     def upsert(
         self,
@@ -476,7 +273,7 @@ class SyncScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> None:
         """See :meth:`ScopedVectorStore.upsert`."""
-        self._write("upsert", ids, embeddings, metadatas, documents)
+        self._run(self._put("upsert", ids, embeddings, metadatas, documents))
 
     def update(
         self,
@@ -486,24 +283,11 @@ class SyncScopedVectorStore(_Base):
         documents: str | Sequence[str | None] | None = None,
     ) -> int:
         """See :meth:`ScopedVectorStore.update`."""
-        batch = self._core.batch("update", ids, embeddings, metadatas, documents, full=False)
-        edit = self._access("edit")
-        view = edit if edit.full else self._access("view")
-        return self._run(self._core.update_tx, batch, edit, view)
+        return self._run(self._update(ids, embeddings, metadatas, documents))
 
     def delete(self, ids: str | Sequence[str] | None = None, *, filter: WhereArg = None) -> int:
         """See :meth:`ScopedVectorStore.delete`."""
-        if ids is None and filter is None:
-            raise InvalidInputError("delete() needs ids or a filter")
-        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
-        caller = self._core.caller_filter(filter)
-        if id_list == []:
-            return 0
-        edit = self._access("edit")
-        if id_list is None and edit.is_empty:
-            return 0
-        view = edit if edit.full or id_list is None else self._access("view")
-        return self._run(self._core.delete_tx, id_list, caller, edit, view)
+        return self._run(self._delete(ids, filter))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -517,25 +301,7 @@ class SyncScopedVectorStore(_Base):
         include_embeddings: bool = False,
     ) -> list[Record]:
         """See :meth:`ScopedVectorStore.get`."""
-        id_list = None if ids is None else as_id_list(ids, allow_empty=True)
-        if limit is not None:
-            check_positive_int(limit, what="limit")
-        off = _offset(offset)
-        caller = self._core.caller_filter(filter)
-        access = self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None or id_list == []:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return []
-        return self._run(
-            self._core.get_tx,
-            flt,
-            access,
-            ids=id_list,
-            limit=limit,
-            offset=off,
-            include_embeddings=include_embeddings,
-        )
+        return self._run(self._get(ids, filter, limit, offset, include_embeddings))
 
     def query(
         self,
@@ -547,64 +313,35 @@ class SyncScopedVectorStore(_Base):
         include_embeddings: bool = False,
     ) -> Hits:
         """See :meth:`ScopedVectorStore.query`."""
-        vector = self._core.query_vector(embedding)
-        check_positive_int(k, what="k")
-        dist = self._core.check_distance(distance)
-        caller = self._core.caller_filter(filter)
-        access = self._access("view")
-        plan = self._core.query_plan(access, caller, k)
-        if plan is None:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return Hits()
-        return self._run(
-            self._core.query_tx,
-            plan,
-            access,
-            vector=vector,
-            k=k,
-            distance=dist,
-            include_embeddings=include_embeddings,
-        )
+        return self._run(self._query(embedding, k, filter, distance, include_embeddings))
 
     def count(self, *, filter: WhereArg = None) -> int:
         """See :meth:`ScopedVectorStore.count`."""
-        caller = self._core.caller_filter(filter)
-        access = self._access("view")
-        flt = self._core.policy.read_filter(access, caller)
-        if flt is None:
-            self._core.policy.audit(strategy="empty", examined=0, returned=0, dropped=0)
-            return 0
-        return self._run(self._core.count_tx, flt, access)
+        return self._run(self._count(filter))
 
     def scoped_select(
         self, entity: object = None, *, filter: WhereArg = None, action: Action = "view"
     ) -> Select[Any]:
         """See :meth:`ScopedVectorStore.scoped_select`."""
-        caller = self._core.caller_filter(filter)
-        access = self._access(action)
-        return self._core.scoped_select(access, caller, self.model if entity is None else entity)
+        return self._run(self._scoped_select(entity, filter, action))
 
     def configure(self, session: Session, *, k: int | None = None) -> None:
         """See :meth:`ScopedVectorStore.configure`."""
         if k is not None:
             check_positive_int(k, what="k")
-        session.execute(self._core.settings_statement(k=k))
+        session.execute(self._sql.settings_statement(k=k))
 
-    # -- internals --------------------------------------------------------------------
+    # -- the driver -------------------------------------------------------------------
 
-    def _write(self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any) -> None:
-        core = self._core
-        batch = core.batch(op, ids, embeddings, metadatas, documents, full=True)
-        edit = self._access("edit")
-        self._on_loop(
-            functools.partial(core.policy.authorize_resources, edit, core.resources_of(batch))
+    def _run[T](self, call: Call[T]) -> T:
+        return run_sync(
+            call.step,
+            self.scope,
+            blocking=self._on_loop,
+            connect=functools.partial(self._transaction, self._bind, call.k),
         )
-        self._run(core.write_tx, batch, edit, upsert=op == "upsert")
 
-    def _access(self, action: Action) -> Access:
-        return self._on_loop(functools.partial(self._core.scope.access, action))
-
-    def _on_loop[T](self, ask: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    def _on_loop[T](self, ask: Callable[[], Awaitable[T]]) -> T:
         """Run an auth coroutine on the loop that owns the permission client."""
         if self._portal is not None:
             result: T = self._portal.call(ask)
@@ -619,7 +356,7 @@ class SyncScopedVectorStore(_Base):
                 "block the loop; use ScopedVectorStore there"
             )
         try:
-            return anyio.from_thread.run(ask)
+            return anyio.from_thread.run(_awaited, ask)
         except RuntimeError as exc:  # Scope.access raises PermissionServiceError, never this
             raise InvalidInputError(
                 "SyncScopedVectorStore must reach the event loop that owns the permission "
@@ -627,15 +364,11 @@ class SyncScopedVectorStore(_Base):
                 "anyio.to_thread.run_sync) or pass portal=anyio.from_thread.BlockingPortal"
             ) from exc
 
-    def _run[**P, T](
-        self, fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        bind = self._bind
-        if isinstance(bind, Engine):
-            with Session(bind) as session, session.begin():
-                return fn(session, *args, **kwargs)
-        if bind.in_transaction():
-            with bind.begin_nested():
-                return fn(bind, *args, **kwargs)
-        with bind.begin():
-            return fn(bind, *args, **kwargs)
+
+async def _awaited[T](ask: Callable[[], Awaitable[T]]) -> T:
+    return await ask()
+
+
+def _await_on_loop[T](ask: Callable[[], Awaitable[T]]) -> T:
+    """Await ``ask()`` on the running loop from inside the call's greenlet."""
+    return await_only(ask())
