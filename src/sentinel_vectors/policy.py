@@ -7,7 +7,7 @@ Adapters call a :class:`TenancyPolicy` for every decision that involves tenancy:
   re-check before a record leaves the wrapper (:meth:`TenancyPolicy.recheck`);
 - writes: stamping of ``workspace_id``, ``owner_id`` and the resource key
   (:meth:`TenancyPolicy.stamp`), the write rule (:meth:`TenancyPolicy.check_ids`,
-  :meth:`TenancyPolicy.authorize_resources`, :meth:`TenancyPolicy.authorize_write`),
+  :meth:`TenancyPolicy.check_resources`, :meth:`TenancyPolicy.authorize_write`),
   and which records an update or delete by id reaches
   (:meth:`TenancyPolicy.reachable`: hidden records are absent);
 - ids: the per-workspace physical id namespace (:meth:`TenancyPolicy.physical_id`);
@@ -385,7 +385,8 @@ class TenancyPolicy:
         ``registered``: for full access, the resources the identity service said are
         registered in the caller's workspace (:class:`~sentinel_vectors.engine.effects.
         AskRegistered`); members are decided by ``edit`` alone. Same rule and message
-        as :meth:`authorize_resources`, with the lookup done by the caller.
+        as before the engine, with the lookup done by the caller (the engine asks
+        :class:`~sentinel_vectors.engine.effects.AskRegistered`).
         """
         wanted = sorted(set(resources))
         if edit.full:
@@ -403,30 +404,6 @@ class TenancyPolicy:
             f"workspace that the caller may edit. Register new resources first "
             f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
         )
-
-    async def authorize_resources(self, edit: Access, resources: Iterable[str]) -> None:
-        """The write rule for the resources a write names (invariant 8); fail closed.
-
-        Every resource must be registered with Sentinel in the caller's workspace and
-        editable by the caller. ``edit`` is ``accessible(type, "edit")``, which lists only
-        registered resources of the workspace, so for members ``edit.allows`` decides.
-        Full access (admins, owners) covers every resource *of the workspace*: the
-        identity service is asked whether each one is registered there
-        (:meth:`Scope.registered`). Resources are created by registering them first
-        (:meth:`~sentinel_vectors.lifecycle.ResourceLifecycle.index_resource`, or the
-        SDK's ``register_resource``), never by writing chunks.
-
-        A refused resource gets one message whether it is unknown, registered in another
-        workspace, or not visible to the caller: the answer tells nothing about it.
-        """
-        wanted = sorted(set(resources))
-        if edit.full:
-            registered = await self.scope.registered(wanted)
-            refused = [r for r in wanted if r not in registered]
-        else:
-            refused = [r for r in wanted if not edit.allows(r)]
-        if refused:
-            raise self._refused_resource(refused[0])
 
     def authorize_write(self, edit: Access, *, existing: Iterable[ExistingRecord]) -> None:
         """Records a write would replace must be editable; raise before anything is written.

@@ -26,15 +26,15 @@ top-k searches post-filter: ``get``, ``count`` and ``delete`` always pre-filter.
 thresholds come from ``python -m benchmarks`` (see ``docs/benchmarks.md``); callers can
 force any strategy.
 
-Policy stays here: an adapter runs the plan's filters and, for a post-filter, hands
-:func:`postfilter_top_k` a ``search(fetch, which)`` that queries its store.
+Sans-I/O: the engine's top-k workflow (:func:`sentinel_vectors.engine.top_k`) runs the
+plan's filters through an adapter's search source and drives :class:`OverFetchRun`.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,8 +54,6 @@ __all__ = [
     "StrategyName",
     "merge_top_k",
     "plan_read",
-    "postfilter_top_k",
-    "postfilter_top_k_sync",
 ]
 
 StrategyName = Literal["auto", "prefilter", "chunked-prefilter", "postfilter"]
@@ -132,7 +130,7 @@ class ReadPlan:
 
     @property
     def postfilter(self) -> bool:
-        """Whether this plan post-filters (see :func:`postfilter_top_k`)."""
+        """Whether this plan post-filters (see :class:`OverFetchRun`)."""
         return bool(self.fetch)
 
     def fallback_plan(self) -> ReadPlan | None:
@@ -251,48 +249,6 @@ class Gathered[T]:
     complete: bool = False
 
 
-async def postfilter_top_k[T](
-    plan: ReadPlan,
-    k: int,
-    n_queries: int,
-    search: Callable[[int, list[int]], Awaitable[Sequence[Sequence[T]]]],
-    *,
-    admit: Callable[[T], bool],
-    key: Callable[[T], str],
-    distance: Callable[[T], float],
-) -> list[Gathered[T]]:
-    """Run a post-filter plan's adaptive over-fetch for ``n_queries`` queries.
-
-    ``search(fetch, which)`` asks the store for the ``fetch`` nearest candidates under
-    ``plan.filters[0]`` for each query index in ``which`` (one list per index, nearest
-    first). ``admit`` re-checks one candidate (the policy's re-check with denied
-    resources expected); ``key`` and ``distance`` identify and rank candidates. A query
-    stops fetching once ``k`` candidates are admitted or the store returns fewer than it
-    was asked for (the workspace has no more).
-    """
-    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
-    for fetch, which in run.rounds():
-        run.feed(which, fetch, await search(fetch, which))
-    return run.results()
-
-
-def postfilter_top_k_sync[T](
-    plan: ReadPlan,
-    k: int,
-    n_queries: int,
-    search: Callable[[int, list[int]], Sequence[Sequence[T]]],
-    *,
-    admit: Callable[[T], bool],
-    key: Callable[[T], str],
-    distance: Callable[[T], float],
-) -> list[Gathered[T]]:
-    """:func:`postfilter_top_k` with a blocking ``search`` (inside a DB transaction)."""
-    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
-    for fetch, which in run.rounds():
-        run.feed(which, fetch, search(fetch, which))
-    return run.results()
-
-
 class OverFetchRun[T]:
     """The over-fetch loop's state: ``rounds()`` says what to fetch, ``feed()`` takes it.
 
@@ -368,6 +324,3 @@ class OverFetchRun[T]:
         for q, got in enumerate(self.out):
             got.hits = heapq.nsmallest(self.k, self.kept[q].values(), key=self.distance)
         return self.out
-
-
-_OverFetchRun = OverFetchRun

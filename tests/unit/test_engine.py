@@ -196,3 +196,24 @@ def test_put_refuses_a_forged_workspace_before_asking_anything() -> None:
     )
     with pytest.raises(ReservedKeyError, match="workspace"):
         step.send(None)
+
+
+def test_view_first_asks_every_identity_question_before_the_probe() -> None:
+    """A store whose probe locks rows (pgvector) holds no lock across a Sentinel call."""
+    from sentinel_vectors.engine import reach
+
+    class Target:
+        def probe(self, pids: Sequence[str]) -> Step[dict[str, ExistingRecord]]:
+            yield Native("probe")
+            return {"p": ExistingRecord(WS, R2, None)}
+
+    sc = scope(([uuid.UUID(R1)], False))
+    step = reach(TenancyPolicy(sc), Target(), ids=["x"], pids=["p"], view_first=True)
+    asked = [step.send(None)]
+    asked.append(step.send(Access("edit", False, frozenset({R1}))))
+    asked.append(step.send(Access("view", False, frozenset({R1}))))
+    assert asked == [AskAccess("edit"), AskAccess("view"), Native("probe")]
+    # R2 is neither editable nor visible: the record is an absent id.
+    with pytest.raises(StopIteration) as done:
+        step.send(None)
+    assert done.value.value.positions == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -17,15 +17,48 @@ from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
 from sentinel_vectors.policy import TenancyPolicy
 from sentinel_vectors.scope import Access, Scope
 from sentinel_vectors.strategy import (
+    Gathered,
     OverFetch,
+    OverFetchRun,
     ReadPlan,
     plan_read,
-    postfilter_top_k,
-    postfilter_top_k_sync,
 )
 from tests.unit.test_policy import WS, StaticAuth
 
 OTHER_WS = str(uuid.uuid4())
+
+
+def postfilter_top_k_sync[T](
+    plan: ReadPlan,
+    k: int,
+    n_queries: int,
+    search: Callable[[int, list[int]], Sequence[Sequence[T]]],
+    *,
+    admit: Callable[[T], bool],
+    key: Callable[[T], str],
+    distance: Callable[[T], float],
+) -> list[Gathered[T]]:
+    """The over-fetch loop as the engine's top-k workflow drives it, over a plain search."""
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
+    for fetch, which in run.rounds():
+        run.feed(which, fetch, search(fetch, which))
+    return run.results()
+
+
+async def postfilter_top_k[T](
+    plan: ReadPlan,
+    k: int,
+    n_queries: int,
+    search: Callable[[int, list[int]], Awaitable[Sequence[Sequence[T]]]],
+    *,
+    admit: Callable[[T], bool],
+    key: Callable[[T], str],
+    distance: Callable[[T], float],
+) -> list[Gathered[T]]:
+    run = OverFetchRun(plan, k, n_queries, admit, key, distance)
+    for fetch, which in run.rounds():
+        run.feed(which, fetch, await search(fetch, which))
+    return run.results()
 
 
 def make_policy() -> TenancyPolicy:

@@ -160,20 +160,33 @@ class Reached:
 
 
 def reach(
-    policy: TenancyPolicy, target: Probe, *, ids: Sequence[str], pids: Sequence[str]
+    policy: TenancyPolicy,
+    target: Probe,
+    *,
+    ids: Sequence[str],
+    pids: Sequence[str],
+    view_first: bool = False,
 ) -> Step[Reached]:
     """Which named records an update/delete acts on: hidden ones are absent ids.
 
-    ``view`` access is asked only when some stored record is not editable (to tell a
-    hidden record, left out silently, from a visible one, which raises).
+    ``view`` access is needed only when some stored record is not editable (to tell a
+    hidden record, left out silently, from a visible one, which raises). By default it
+    is asked then, after the probe. ``view_first``: ask it before the probe (unless
+    ``edit`` is full access), for stores whose probe opens a transaction and locks the
+    rows, so that no lock is held across a call to the identity service.
     """
     edit = yield AskAccess("edit")
+    view: Access | None = None
+    if view_first and not edit.full:
+        view = yield AskAccess("view")
     stored = yield from target.probe(pids)
     if not stored:
         return Reached([], {}, edit)
-    view = edit
     if any(not edit.allows(r.resource_id) for r in stored.values()):
-        view = yield AskAccess("view")
+        if view is None:
+            view = yield AskAccess("view")
+    else:
+        view = edit
     by_id = {ids[i]: i for i, pid in enumerate(pids) if pid in stored}
     keys = policy.reachable({rid: stored[pids[i]] for rid, i in by_id.items()}, edit, view)
     kept = sorted(by_id[k] for k in keys)
@@ -187,12 +200,14 @@ def update(
     ids: Sequence[str],
     pids: Sequence[str],
     metadatas: Sequence[Mapping[str, Any]] | None,
+    view_first: bool = False,
 ) -> Step[list[int]]:
     """Update reachable records in place; tenancy keys may only repeat stored values.
 
     Returns the positions written (unknown and hidden ids are skipped, as natively).
+    ``view_first`` as in :func:`reach`.
     """
-    reached = yield from reach(policy, target, ids=ids, pids=pids)
+    reached = yield from reach(policy, target, ids=ids, pids=pids, view_first=view_first)
     keep = reached.positions
     if not keep:
         return []
@@ -214,17 +229,19 @@ def delete(
     strategy: Literal["auto", "prefilter", "chunked-prefilter", "postfilter"] = "auto",
     max_ids_per_query: int | None = None,
     limit: int | None = None,
+    view_first: bool = False,
 ) -> Step[list[str]]:
     """Delete editable records by id and/or filter; returns the physical ids deleted.
 
     Named records the caller may not view are absent ids; named records it may view but
     not edit raise (nothing deleted). The selection is re-checked row by row, and every
-    removal carries the filter it was selected under (invariant 10).
+    removal carries the filter it was selected under (invariant 10). ``view_first`` as
+    in :func:`reach`.
     """
     policy.check_caller_filter(caller)
     chosen: list[str] | None = None
     if ids is not None and pids is not None:
-        reached = yield from reach(policy, target, ids=ids, pids=pids)
+        reached = yield from reach(policy, target, ids=ids, pids=pids, view_first=view_first)
         if not reached.positions:
             return []
         chosen = [pids[i] for i in reached.positions]

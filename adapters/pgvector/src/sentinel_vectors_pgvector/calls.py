@@ -236,7 +236,13 @@ class StoreCalls(_Transactions):
         def run() -> Step[int]:
             target = ops.Writes(self._sql, batch)
             kept = yield from update_workflow(
-                self._policy, target, ids=batch.ids, pids=batch.ids, metadatas=batch.metadatas
+                self._policy,
+                target,
+                ids=batch.ids,
+                pids=batch.ids,
+                metadatas=batch.metadatas,
+                # The probe locks the rows (FOR UPDATE): ask Sentinel before it.
+                view_first=True,
             )
             return len(kept)
 
@@ -258,6 +264,7 @@ class StoreCalls(_Transactions):
                 pids=id_list,
                 caller=caller,
                 max_ids_per_query=_NO_CHUNKING,
+                view_first=True,
             )
             return len(deleted)
 
