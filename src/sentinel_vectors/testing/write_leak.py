@@ -50,7 +50,8 @@ from sentinel_vectors.errors import SentinelVectorsError
 from sentinel_vectors.index import Chunk, chunk_id
 from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry
 from sentinel_vectors.testing.keys import make_user
-from sentinel_vectors.testing.leak import ROLES, Resource, Share, User, may_edit, may_view
+from sentinel_vectors.testing.leak import may_edit
+from sentinel_vectors.testing.leak_world import ROLES, Resource, Share, User, may_view
 from sentinel_vectors.testing.server import RunningEmulator
 
 __all__ = [
