@@ -27,6 +27,7 @@ whatever else its metadata says.
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -34,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from sentinel_vectors.errors import InvalidInputError, ReservedKeyError
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Scope, canonical_uuid
-from sentinel_vectors.validation import as_embeddings
+from sentinel_vectors.validation import as_embeddings, check_positive_int
 
 __all__ = [
     "CHUNK_INDEX_KEY",
@@ -43,6 +44,7 @@ __all__ = [
     "Chunk",
     "ChunkIndex",
     "Hit",
+    "StoreChunkIndex",
     "check_chunks",
     "chunk_id",
     "chunk_metadata",
@@ -196,3 +198,71 @@ class ChunkIndex(Protocol):
         it if it names a tenancy key.
         """
         ...
+
+
+class StoreChunkIndex(ABC):
+    """:class:`ChunkIndex` written once over a scoped wrapper; an adapter fills in the calls.
+
+    The resource id is made canonical, chunks are checked and given their ids
+    (:func:`chunk_id`), and ``put_chunks`` removes what it did not write, here; the
+    adapter's binding supplies the five calls on its scoped wrapper (``_write_chunks``,
+    ``_remove``, ``_count``, ``_owners``, ``_search``), each of which goes through the
+    wrapper's scope like any other call.
+    """
+
+    @property
+    @abstractmethod
+    def scope(self) -> Scope:
+        """The caller's scope (workspace, user, role, resource type and key)."""
+
+    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
+        """Upsert chunks ``0..n-1``, then remove every other record of the resource."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        checked = check_chunks(chunks)
+        ids = [chunk_id(rid, i) for i in range(len(checked))]
+        await self._write_chunks(rid, ids, checked)
+        await self.remove_chunks(rid, keep=ids)
+
+    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
+        """Delete every record of the resource in the workspace but ``keep`` (if editable).
+
+        Selected by the stamped resource key, so a record whose other metadata was
+        changed or cleared is removed too.
+        """
+        return await self._remove(canonical_uuid(resource_id, what="resource_id"), keep)
+
+    async def count_chunks(self, resource_id: str) -> int:
+        """How many records of the resource the caller may view."""
+        return await self._count(canonical_uuid(resource_id, what="resource_id"))
+
+    async def claimable(self, resource_id: str) -> bool:
+        """Whether every record of the resource in the workspace is the caller's own."""
+        rid = canonical_uuid(resource_id, what="resource_id")
+        return await self._owners(rid) <= {self.scope.user_id}
+
+    async def search(
+        self, embedding: Sequence[float], k: int = 10, *, filter: Filter | None = None
+    ) -> list[Hit]:
+        """The ``k`` nearest chunks the caller may view, ``filter`` ANDed under the scope."""
+        check_positive_int(k, what="k")
+        return await self._search(list(embedding), k, filter)
+
+    @abstractmethod
+    async def _write_chunks(self, resource_id: str, ids: list[str], chunks: list[Chunk]) -> None:
+        """Upsert the checked chunks under ``ids`` through the scoped wrapper."""
+
+    @abstractmethod
+    async def _remove(self, resource_id: str, keep: Collection[str]) -> int:
+        """Delete the resource's records but ``keep``; how many (the wrapper's rule)."""
+
+    @abstractmethod
+    async def _count(self, resource_id: str) -> int:
+        """How many records of the resource the caller may view."""
+
+    @abstractmethod
+    async def _owners(self, resource_id: str) -> set[object]:
+        """Owners of the resource's records in the workspace (for the claim check only)."""
+
+    @abstractmethod
+    async def _search(self, embedding: list[float], k: int, flt: Filter | None) -> list[Hit]:
+        """The wrapper's top-``k`` search, as :class:`Hit` objects."""

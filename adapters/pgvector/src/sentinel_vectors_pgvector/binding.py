@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
@@ -15,12 +15,10 @@ from sentinel_vectors.errors import StoreUnavailableError, is_store_outage
 from sentinel_vectors.index import (
     Chunk,
     Hit,
-    check_chunks,
-    chunk_id,
+    StoreChunkIndex,
     chunk_metadata,
 )
-from sentinel_vectors.scope import Scope, canonical_uuid
-from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors.scope import Scope
 from sentinel_vectors_pgvector.store import ScopedVectorStore
 
 __all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
@@ -107,7 +105,7 @@ class PgvectorBackend:
         return PgvectorChunkIndex(self.scoped(auth))
 
 
-class PgvectorChunkIndex:
+class PgvectorChunkIndex(StoreChunkIndex):
     """:class:`~sentinel_vectors.index.ChunkIndex` over a ``ScopedVectorStore``."""
 
     def __init__(self, store: ScopedVectorStore) -> None:
@@ -118,40 +116,26 @@ class PgvectorChunkIndex:
         """The caller's scope."""
         return self.store.scope
 
-    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
-        """Upsert chunks ``0..n-1``, then remove every other chunk of the resource."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        checked = check_chunks(chunks)
-        ids = [chunk_id(rid, i) for i in range(len(checked))]
+    async def _write_chunks(self, resource_id: str, ids: list[str], chunks: list[Chunk]) -> None:
         await self.store.upsert(
             ids=ids,
-            embeddings=[list(c.embedding) for c in checked],
-            metadatas=[chunk_metadata(self.scope, rid, i, c) for i, c in enumerate(checked)],
-            documents=[c.text for c in checked],
+            embeddings=[list(c.embedding) for c in chunks],
+            metadatas=[chunk_metadata(self.scope, resource_id, i, c) for i, c in enumerate(chunks)],
+            documents=[c.text for c in chunks],
         )
-        await self.remove_chunks(rid, keep=ids)
 
-    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
-        """Delete every chunk of the resource in the workspace but ``keep`` (if editable)."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.store._remove_resource(rid, sorted(keep))
+    async def _remove(self, resource_id: str, keep: Collection[str]) -> int:
+        return await self.store._remove_resource(resource_id, sorted(keep))
 
-    async def count_chunks(self, resource_id: str) -> int:
-        """How many chunks of the resource the caller may view."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.store._count_resource(rid)
+    async def _count(self, resource_id: str) -> int:
+        return await self.store._count_resource(resource_id)
 
-    async def claimable(self, resource_id: str) -> bool:
-        """Whether every chunk of the resource in the workspace is the caller's own."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.store._resource_owners(rid) <= {self.scope.user_id}
+    async def _owners(self, resource_id: str) -> set[object]:
+        return await self.store._resource_owners(resource_id)
 
-    async def search(
-        self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None
-    ) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view (the store's distance), ``filter`` ANDed."""
-        check_positive_int(k, what="k")
-        found = await self.store.query(list(embedding), k, filter=filter)
+    async def _search(self, embedding: list[float], k: int, flt: F.Filter | None) -> list[Hit]:
+        """The store's distance."""
+        found = await self.store.query(embedding, k, filter=flt)
         key = self.scope.resource_key
         return [
             Hit(

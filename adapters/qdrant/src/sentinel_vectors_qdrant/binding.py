@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
@@ -16,12 +16,10 @@ from sentinel_vectors.index import (
     TEXT_KEY,
     Chunk,
     Hit,
-    check_chunks,
-    chunk_id,
+    StoreChunkIndex,
     chunk_metadata,
 )
-from sentinel_vectors.scope import WORKSPACE_KEY, Scope, canonical_uuid
-from sentinel_vectors.validation import check_positive_int
+from sentinel_vectors.scope import WORKSPACE_KEY, Scope
 from sentinel_vectors_qdrant.client import ScopedQdrantClient
 from sentinel_vectors_qdrant.points import ID_KEY
 
@@ -166,7 +164,7 @@ class QdrantBackend:
         return self._distance
 
 
-class QdrantChunkIndex:
+class QdrantChunkIndex(StoreChunkIndex):
     """:class:`~sentinel_vectors.index.ChunkIndex` over a ``ScopedQdrantClient``.
 
     ``distance`` tells the collection's metric, to turn Qdrant's scores (larger is
@@ -191,56 +189,38 @@ class QdrantChunkIndex:
         """The caller's scope."""
         return self.client.scope
 
-    async def put_chunks(self, resource_id: str, chunks: Sequence[Chunk]) -> None:
-        """Upsert chunks ``0..n-1``, then remove stored chunks ``n..`` of the resource."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        checked = check_chunks(chunks)
+    async def _write_chunks(self, resource_id: str, ids: list[str], chunks: list[Chunk]) -> None:
         points = []
-        for i, chunk in enumerate(checked):
+        for i, chunk in enumerate(chunks):
             if ID_KEY in chunk.metadata:
                 raise ReservedKeyError(
                     f"chunks[{i}].metadata may not set {ID_KEY!r} on Qdrant: it holds the point id"
                 )
-            payload = chunk_metadata(self.scope, rid, i, chunk)
+            payload = chunk_metadata(self.scope, resource_id, i, chunk)
             payload[TEXT_KEY] = chunk.text
             vector: Any = list(chunk.embedding)
             if self.vector_name is not None:
                 vector = {self.vector_name: vector}
-            points.append(models.PointStruct(id=chunk_id(rid, i), vector=vector, payload=payload))
+            points.append(models.PointStruct(id=ids[i], vector=vector, payload=payload))
         await self.client.upsert(self.collection_name, points)
-        await self.remove_chunks(rid, keep=[chunk_id(rid, i) for i in range(len(checked))])
 
-    async def remove_chunks(self, resource_id: str, *, keep: Collection[str] = ()) -> int:
-        """Delete every point of the resource in the workspace but ``keep`` (if editable).
+    async def _remove(self, resource_id: str, keep: Collection[str]) -> int:
+        return await self.client._remove_resource(self.collection_name, resource_id, keep)
 
-        Selected by the stamped resource key, so a point whose other payload was changed
-        or cleared is removed too.
-        """
-        rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.client._remove_resource(self.collection_name, rid, keep)
+    async def _count(self, resource_id: str) -> int:
+        return await self.client._count_resource(self.collection_name, resource_id)
 
-    async def count_chunks(self, resource_id: str) -> int:
-        """How many points of the resource the caller may view."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        return await self.client._count_resource(self.collection_name, rid)
+    async def _owners(self, resource_id: str) -> set[object]:
+        return await self.client._resource_owners(self.collection_name, resource_id)
 
-    async def claimable(self, resource_id: str) -> bool:
-        """Whether every point of the resource in the workspace is the caller's own."""
-        rid = canonical_uuid(resource_id, what="resource_id")
-        owners = await self.client._resource_owners(self.collection_name, rid)
-        return owners <= {self.scope.user_id}
-
-    async def search(
-        self, embedding: Sequence[float], k: int = 10, *, filter: F.Filter | None = None
-    ) -> list[Hit]:
-        """The ``k`` nearest chunks the caller may view, ``filter`` ANDed."""
-        check_positive_int(k, what="k")
+    async def _search(self, embedding: list[float], k: int, flt: F.Filter | None) -> list[Hit]:
+        """Qdrant's scores turned into distances (smaller is closer) for the metric."""
         metric = await self._distance() if self._distance is not None else None
         res = await self.client.query_points(
             self.collection_name,
-            query=list(embedding),
+            query=embedding,
             using=self.vector_name,
-            query_filter=filter,
+            query_filter=flt,
             limit=k,
             with_payload=True,
         )
