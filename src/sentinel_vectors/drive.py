@@ -10,6 +10,13 @@ to its end, answering each effect it yields:
   driver awaits a coroutine method and runs a blocking one in a worker thread (a sync
   ``chromadb.Collection`` under the async wrapper); the blocking driver calls it.
 
+Auditing: each run keeps an :class:`~sentinel_vectors.events.AuditRun` (unless no sink
+wants anything) that the policy reports the call's events to; the driver adds the time
+of each permission lookup and store call, live tracing spans around them
+(:class:`~sentinel_vectors.events.Tracer`), and the refusal or failed-write event when the
+workflow raises. A fail-closed auditor's read waits for its events here
+(:mod:`sentinel_vectors.audit`).
+
 A native error is offered to the adapter's ``translate`` (a store outage becomes
 :class:`~sentinel_vectors.errors.StoreUnavailableError`, and so on) and thrown into the
 workflow at the point that asked, so a write can undo what it did before re-raising.
@@ -39,12 +46,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     AsyncExitStack,
     ExitStack,
+    suppress,
 )
 from typing import Any
 
@@ -52,8 +61,10 @@ import anyio.from_thread
 from anyio import NoEventLoopError, RunFinishedError
 from anyio.lowlevel import EventLoopToken
 
+from sentinel_vectors import audit
 from sentinel_vectors.engine.effects import AskAccess, AskRegistered, Effect, Native, Step
 from sentinel_vectors.errors import InvalidInputError
+from sentinel_vectors.events import AuditRun, enter_run, exit_run
 from sentinel_vectors.scope import Scope
 
 __all__ = ["Blocking", "Translate", "call_blocking", "run_async", "run_sync"]
@@ -100,14 +111,40 @@ async def run_async[T](
             return await native(effect)
 
         turn = _Turn[T](step, translate)
+        run = audit.start_run(scope, _name(step))
+        if run is None:
+            try:
+                while (effect := turn.next()) is not None:
+                    try:
+                        turn.answer(await answer(effect))
+                    except Exception as exc:
+                        turn.fail(exc, effect)
+                return turn.result
+            finally:
+                step.close()
+        token = enter_run(run)
+        _trace_start(run)
+        error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
+                started = _effect_start(run, effect)
                 try:
                     turn.answer(await answer(effect))
                 except Exception as exc:
+                    _effect_end(run, effect, started, exc)
                     turn.fail(exc, effect)
+                else:
+                    _effect_end(run, effect, started, None)
+            if run.pending:
+                await _confirm(run)
             return turn.result
+        except BaseException as exc:
+            error = exc
+            audit.finish_run(run, scope, exc)
+            raise
         finally:
+            _trace_finish(run, error)
+            exit_run(token)
             step.close()
 
 
@@ -148,15 +185,96 @@ def run_sync[T](
             return native(effect)
 
         turn = _Turn[T](step, translate)
+        run = audit.start_run(scope, _name(step))
+        if run is None:
+            try:
+                while (effect := turn.next()) is not None:
+                    try:
+                        turn.answer(answer(effect))
+                    except Exception as exc:
+                        turn.fail(exc, effect)
+                return turn.result
+            finally:
+                step.close()
+        token = enter_run(run)
+        _trace_start(run)
+        error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
+                started = _effect_start(run, effect)
                 try:
                     turn.answer(answer(effect))
                 except Exception as exc:
+                    _effect_end(run, effect, started, exc)
                     turn.fail(exc, effect)
+                else:
+                    _effect_end(run, effect, started, None)
+            if run.pending and (refused := audit.failed_reads(run)) is not None:
+                raise refused
             return turn.result
+        except BaseException as exc:
+            error = exc
+            audit.finish_run(run, scope, exc)
+            raise
         finally:
+            _trace_finish(run, error)
+            exit_run(token)
             step.close()
+
+
+def _name(step: Step[Any]) -> str:
+    """The workflow's name (``top_k``, ``put``, an adapter's own flow) for its events."""
+    return str(getattr(step, "__name__", "?")).lstrip("_")
+
+
+async def _confirm(run: AuditRun) -> None:
+    """A fail-closed read: wait (without blocking the loop) for its events' delivery."""
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(asyncio.wrap_future(f) for f in run.pending)), run.timeout
+        )
+    except Exception as exc:
+        raise audit.audit_refusal(exc) from None
+
+
+def _trace_start(run: AuditRun) -> None:
+    if run.tracer is not None:
+        try:
+            run.trace = run.tracer.start(run.operation, run)
+        except Exception:  # tracing never fails a call
+            run.tracer = None
+
+
+def _trace_finish(run: AuditRun, error: BaseException | None) -> None:
+    if run.tracer is not None:
+        with suppress(Exception):
+            run.tracer.finish(run.trace, run, error)
+
+
+def _effect_start(run: AuditRun, effect: Effect) -> tuple[int, object]:
+    span = None
+    if run.tracer is not None:
+        try:
+            if isinstance(effect, Native):
+                span = run.tracer.effect(run.trace, "store", effect.method)
+            else:
+                span = run.tracer.effect(run.trace, "lookup", type(effect).__name__)
+        except Exception:  # tracing never fails a call
+            span = None
+    return time.perf_counter_ns(), span
+
+
+def _effect_end(
+    run: AuditRun, effect: Effect, started: tuple[int, object], error: BaseException | None
+) -> None:
+    took = time.perf_counter_ns() - started[0]
+    if isinstance(effect, Native):
+        run.store_ns += took
+    else:
+        run.lookup_ns += took
+    if run.tracer is not None and started[1] is not None:
+        with suppress(Exception):
+            run.tracer.effect_done(started[1], error)
 
 
 class _Turn[T]:
