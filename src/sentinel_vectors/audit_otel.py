@@ -44,8 +44,7 @@ try:
     from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
-        "sentinel_vectors.audit_otel needs opentelemetry-api: "
-        "pip install 'sentinel-vectors[otel]'"
+        "sentinel_vectors.audit_otel needs opentelemetry-api: pip install 'sentinel-vectors[otel]'"
     ) from exc
 
 from sentinel_vectors.events import (

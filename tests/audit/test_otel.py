@@ -89,7 +89,9 @@ async def test_a_read_is_one_span_with_lookup_store_and_recheck_children(
     assert attrs["sentinel_vectors.workspace_id"] == str(w.ws_a)
     assert attrs["sentinel_vectors.strategy"] in ("prefilter", "chunked-prefilter", "postfilter")
     assert attrs["sentinel_vectors.complete"] is True
-    children = [s for s in spans if s.parent is not None and s.parent.span_id == read.context.span_id]
+    children = [
+        s for s in spans if s.parent is not None and s.parent.span_id == read.context.span_id
+    ]
     names = {s.name for s in children}
     assert names == {
         "sentinel_vectors.permission_lookup",
@@ -117,10 +119,14 @@ async def test_writes_and_refusals_are_spans_and_counted(
     with pytest.raises(AccessDeniedError):
         await w.index(w.editor).put_chunks(w.private, chunks("squat"))
     spans = telemetry.finished()
-    puts = [s for s in spans if s.name == "sentinel_vectors.upsert" or s.name == "sentinel_vectors.add"]
+    puts = [
+        s for s in spans if s.name == "sentinel_vectors.upsert" or s.name == "sentinel_vectors.add"
+    ]
     outcomes = sorted(str((s.attributes or {}).get("sentinel_vectors.outcome")) for s in puts)
     assert outcomes == ["ok", "refused"]
-    (refused,) = [s for s in puts if (s.attributes or {}).get("sentinel_vectors.outcome") == "refused"]
+    (refused,) = [
+        s for s in puts if (s.attributes or {}).get("sentinel_vectors.outcome") == "refused"
+    ]
     assert (refused.attributes or {})["sentinel_vectors.rule"] == "write-rule"
     assert refused.status.description == "AccessDeniedError"
     points = telemetry.points()
