@@ -54,10 +54,11 @@ from sentinel_vectors.events import (
     AUDIT_LOGGER,
     AuditEvent,
     AuditRun,
+    CallRecord,
     EventKind,
     ReadEvent,
     RefusalEvent,
-    Tracer,
+    StepTiming,
     WriteEvent,
     log_fields,
     now,
@@ -72,12 +73,14 @@ __all__ = [
     "audit_refusal",
     "bind_request",
     "configure",
+    "end_run",
     "failed_reads",
     "finish_run",
     "get_auditor",
     "parse_setting",
     "rule_of",
     "start_run",
+    "step_done",
     "use",
 ]
 
@@ -218,8 +221,10 @@ class Auditor:
         self.fail_closed = fail_closed
         self.digest_key = digest_key
         self.timeout = timeout
-        tracers = [t for s in sinks if isinstance(t := getattr(s, "tracer", None), Tracer)]
-        self.tracer: Tracer | None = tracers[0] if tracers else None
+        # Tracing sinks (OTelSink) also take whole calls: record_call(CallRecord), queued.
+        self.tracing: list[Any] = [s for s in self.queued if hasattr(s, "record_call")]
+        capture = [getattr(s, "capture_parent", None) for s in self.tracing]
+        self._capture: Any = next((c for c in capture if c is not None), None)
         self.dropped = 0
         """Events dropped because the queue was full."""
         self.errors = 0
@@ -249,17 +254,29 @@ class Auditor:
     def start(self, request_id: str | None = None) -> AuditRun | None:
         """The audit record of one call, or ``None`` when nobody wants anything."""
         wants = self.wants()
-        if not wants and self.tracer is None:
+        if not wants:
             return None
-        return AuditRun(
+        run = AuditRun(
             wants=wants,
             emit=self.emit,
             request_id=request_id,
             digest_key=self.digest_key,
-            keep_events=self.tracer is not None,
-            tracer=self.tracer,
             timeout=self.timeout,
         )
+        if self.tracing and not self._closed:
+            run.trace = self.trace
+            run.start_ns = time.time_ns()
+            if self._capture is not None:
+                run.parent = self._capture()
+        return run
+
+    def trace(self, call: CallRecord) -> None:
+        """Queue a finished call for the tracing sinks (never blocks; counted if full)."""
+        self._ensure_worker()
+        try:
+            self._queue.put_nowait((call, None))
+        except queue.Full:
+            self._overflow()
 
     def emit(self, event: AuditEvent) -> Future[None] | None:
         """Deliver ``event`` to the inline sinks, then queue it for the others.
@@ -282,13 +299,7 @@ class Auditor:
             try:
                 self._queue.put_nowait((event, future))
             except queue.Full:
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 1000 == 0:
-                    _log.warning(
-                        "sentinel-vectors audit queue full: %d event(s) dropped so far",
-                        self.dropped,
-                        extra={"event": "sentinel_vectors.audit_dropped", "dropped": self.dropped},
-                    )
+                self._overflow()
                 failed = failed or AuditError("the audit queue is full")
             else:
                 if future is not None and failed is not None:
@@ -300,6 +311,15 @@ class Auditor:
             else:
                 future.set_exception(failed)
         return future
+
+    def _overflow(self) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            _log.warning(
+                "sentinel-vectors audit queue full: %d item(s) dropped so far",
+                self.dropped,
+                extra={"event": "sentinel_vectors.audit_dropped", "dropped": self.dropped},
+            )
 
     # -- the worker ------------------------------------------------------------------
 
@@ -321,7 +341,10 @@ class Auditor:
                 if item is _STOP:
                     return
                 event, future = item
-                self._deliver(event, future)
+                if isinstance(event, CallRecord):
+                    self._deliver_call(event)
+                else:
+                    self._deliver(event, future)
             finally:
                 self._queue.task_done()
 
@@ -340,6 +363,13 @@ class Auditor:
                 future.set_result(None)
             else:
                 future.set_exception(failed)
+
+    def _deliver_call(self, call: CallRecord) -> None:
+        for sink in self.tracing:
+            try:
+                sink.record_call(call)
+            except Exception as exc:
+                self._sink_failed(sink, exc)
 
     def _sink_failed(self, sink: object, exc: BaseException) -> None:
         self.errors += 1
@@ -432,6 +462,47 @@ def finish_run(run: AuditRun, scope: Any, error: BaseException | None) -> None:
             run.send(RefusalEvent(**base, rule=rule, error=type(error).__name__))
     except Exception as exc:  # auditing never changes the caller's error
         _log.warning("sentinel-vectors could not report a refusal: %r", exc)
+
+
+def end_run(run: AuditRun, error: BaseException | None) -> None:
+    """Hand a finished call to the tracing sinks, when one is on (never raises)."""
+    trace = run.trace
+    if trace is None:
+        return
+    with contextlib.suppress(Exception):  # tracing never fails a call
+        trace(
+            CallRecord(
+                operation=run.operation,
+                parent=run.parent,
+                start_ns=run.start_ns,
+                end_ns=time.time_ns(),
+                steps=tuple(run.steps),
+                recheck_ns=run.recheck_ns,
+                events=tuple(run.events),
+                error=None if error is None else type(error).__name__,
+            )
+        )
+
+
+def step_done(
+    run: AuditRun, native: bool, detail: str, start_ns: int, error: BaseException | None
+) -> None:
+    """Account one lookup or store call (the drivers call this after each)."""
+    end = time.time_ns()
+    if native:
+        run.store_ns += end - start_ns
+    else:
+        run.lookup_ns += end - start_ns
+    if run.trace is not None:
+        run.steps.append(
+            StepTiming(
+                "store" if native else "lookup",
+                detail,
+                start_ns,
+                end,
+                None if error is None else type(error).__name__,
+            )
+        )
 
 
 def _base(run: AuditRun, scope: Any) -> dict[str, Any]:

@@ -9,7 +9,10 @@ auditor::
 
     audit.configure(sinks=[audit.LoggingSink(), OTelSink()])
 
-Spans, live in the caller's trace (under the FastAPI request's span if there is one):
+Spans, in the caller's trace (under the FastAPI request's span if there is one). They
+are made from the call's recorded times on the auditor's worker thread after the call
+ends, never in the request: the request only notes the caller's context and two
+timestamps per step.
 
 - ``sentinel_vectors.<operation>`` (``top_k``, ``listing``, ``counting``, ``put``, ...)
   per call, with the read's or write's attributes (``sentinel_vectors.*``, below) and an
@@ -21,7 +24,7 @@ Spans, live in the caller's trace (under the FastAPI request's span if there is 
   the re-check took in total; it is placed at the end of the read (a post-filter
   re-checks between its store rounds).
 
-Metrics (from the events, recorded off the request path by the auditor's worker): the
+Metrics (from the events, also recorded off the request path by the worker): the
 counters ``sentinel_vectors.reads``, ``sentinel_vectors.writes``,
 ``sentinel_vectors.refusals``, ``sentinel_vectors.violations``,
 ``sentinel_vectors.records.returned``, ``sentinel_vectors.records.dropped``, and the
@@ -34,14 +37,12 @@ This is the only module of the core that imports ``opentelemetry``.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from typing import Any
 
 try:
-    from opentelemetry import metrics, trace
+    from opentelemetry import context, metrics, trace
     from opentelemetry.context import Context
-    from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+    from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError as exc:  # pragma: no cover - the extra is not installed
     raise ImportError(
         "sentinel_vectors.audit_otel needs opentelemetry-api: pip install 'sentinel-vectors[otel]'"
@@ -49,86 +50,60 @@ except ImportError as exc:  # pragma: no cover - the extra is not installed
 
 from sentinel_vectors.events import (
     AuditEvent,
-    AuditRun,
+    CallRecord,
     EventKind,
     ReadEvent,
     RefusalEvent,
-    Tracer,
     ViolationEvent,
     WriteEvent,
 )
 
-__all__ = ["OTelSink", "OTelTracer"]
+__all__ = ["OTelSink", "record_call"]
 
 _SCOPE = "sentinel_vectors"
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
-    span: Span
-    context: Context
-
-
-class OTelTracer(Tracer):
-    """The live spans of :class:`OTelSink` (the driver calls these hooks)."""
-
-    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
-        self._tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
-
-    def start(self, operation: str, run: AuditRun) -> object:
-        """The call's span (a child of the current span), and a context for its children."""
-        span = self._tracer.start_span(f"sentinel_vectors.{operation}", kind=SpanKind.INTERNAL)
-        return _Call(span, trace.set_span_in_context(span))
-
-    def effect(self, handle: object, what: str, detail: str) -> object:
-        """A permission lookup or a store call, as a child span."""
-        assert isinstance(handle, _Call)
-        ctx = handle.context
-        if what == "store":
-            return self._tracer.start_span(
-                "sentinel_vectors.store_query",
-                context=ctx,
-                kind=SpanKind.CLIENT,
-                attributes={"db.operation.name": detail},
+def record_call(tracer: trace.Tracer, call: CallRecord) -> None:
+    """Make the spans of one finished call, with its own times, under its parent."""
+    parent: Context | None = call.parent if isinstance(call.parent, Context) else None
+    span = tracer.start_span(
+        f"sentinel_vectors.{call.operation}",
+        context=parent,
+        kind=SpanKind.INTERNAL,
+        start_time=call.start_ns,
+    )
+    ctx = trace.set_span_in_context(span)
+    for step in call.steps:
+        if step.what == "store":
+            name, attrs = "sentinel_vectors.store_query", {"db.operation.name": step.detail}
+        else:
+            name, attrs = (
+                "sentinel_vectors.permission_lookup",
+                {"sentinel_vectors.question": step.detail},
             )
-        return self._tracer.start_span(
-            "sentinel_vectors.permission_lookup",
-            context=ctx,
-            kind=SpanKind.CLIENT,
-            attributes={"sentinel_vectors.question": detail},
+        child = tracer.start_span(
+            name, context=ctx, kind=SpanKind.CLIENT, attributes=attrs, start_time=step.start_ns
         )
-
-    def effect_done(self, handle: object, error: BaseException | None) -> None:
-        """End the child span (an error status names the error type only)."""
-        assert isinstance(handle, Span)
-        span = handle
-        if error is not None:
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        span.end()
-
-    def finish(self, handle: object, run: AuditRun, error: BaseException | None) -> None:
-        """Put the call's events on its span, add the re-check span, end it."""
-        assert isinstance(handle, _Call)
-        span, ctx = handle.span, handle.context
-        # Named when it started after the adapter's flow; the engine named the workflow since.
-        span.update_name(f"sentinel_vectors.{run.operation}")
-        for event in run.events:
-            span.set_attributes(_span_attributes(event))
-            if isinstance(event, ReadEvent):
-                end = time.time_ns()
-                recheck = self._tracer.start_span(
-                    "sentinel_vectors.recheck",
-                    context=ctx,
-                    start_time=end - run.recheck_ns,
-                    attributes={
-                        "sentinel_vectors.examined": event.examined,
-                        "sentinel_vectors.dropped": event.dropped,
-                    },
-                )
-                recheck.end(end_time=end)
-        if error is not None:
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        span.end()
+        if step.error is not None:
+            child.set_status(Status(StatusCode.ERROR, step.error))
+        child.end(end_time=step.end_ns)
+    for event in call.events:
+        span.set_attributes(_span_attributes(event))
+        if isinstance(event, ReadEvent):
+            # The re-check ran between the store's answers and the end of the read.
+            recheck = tracer.start_span(
+                "sentinel_vectors.recheck",
+                context=ctx,
+                start_time=call.end_ns - call.recheck_ns,
+                attributes={
+                    "sentinel_vectors.examined": event.examined,
+                    "sentinel_vectors.dropped": event.dropped,
+                },
+            )
+            recheck.end(end_time=call.end_ns)
+    if call.error is not None:
+        span.set_status(Status(StatusCode.ERROR, call.error))
+    span.end(end_time=call.end_ns)
 
 
 def _span_attributes(event: AuditEvent) -> dict[str, Any]:
@@ -184,7 +159,7 @@ class OTelSink:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        self.tracer = OTelTracer(tracer_provider)
+        self._tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._reads = meter.create_counter("sentinel_vectors.reads", "{read}", "Scoped reads")
         self._writes = meter.create_counter("sentinel_vectors.writes", "{write}", "Scoped writes")
@@ -213,6 +188,14 @@ class OTelSink:
     def wants(self, kind: EventKind) -> bool:
         """Every kind."""
         return True
+
+    def capture_parent(self) -> Context:
+        """The caller's context when a call starts (its spans' parent): in the request."""
+        return context.get_current()
+
+    def record_call(self, call: CallRecord) -> None:
+        """Make the call's spans (on the auditor's worker thread)."""
+        record_call(self._tracer, call)
 
     def emit(self, event: AuditEvent) -> None:
         """Record the event's metrics."""

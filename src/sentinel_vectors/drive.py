@@ -12,10 +12,10 @@ to its end, answering each effect it yields:
 
 Auditing: each run keeps an :class:`~sentinel_vectors.events.AuditRun` (unless no sink
 wants anything) that the policy reports the call's events to; the driver adds the time
-of each permission lookup and store call, live tracing spans around them
-(:class:`~sentinel_vectors.events.Tracer`), and the refusal or failed-write event when the
-workflow raises. A fail-closed auditor's read waits for its events here
-(:mod:`sentinel_vectors.audit`).
+of each permission lookup and store call (and, for a tracing sink, each step's times:
+the call is queued as a :class:`~sentinel_vectors.events.CallRecord` when it ends), and
+the refusal or failed-write event when the workflow raises. A fail-closed auditor's
+read waits for its events here (:mod:`sentinel_vectors.audit`).
 
 A native error is offered to the adapter's ``translate`` (a store outage becomes
 :class:`~sentinel_vectors.errors.StoreUnavailableError`, and so on) and thrown into the
@@ -53,7 +53,6 @@ from contextlib import (
     AbstractContextManager,
     AsyncExitStack,
     ExitStack,
-    suppress,
 )
 from typing import Any
 
@@ -123,7 +122,6 @@ async def run_async[T](
             finally:
                 step.close()
         token = enter_run(run)
-        _trace_start(run)
         error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
@@ -143,7 +141,7 @@ async def run_async[T](
             audit.finish_run(run, scope, exc)
             raise
         finally:
-            _trace_finish(run, error)
+            audit.end_run(run, error)
             exit_run(token)
             step.close()
 
@@ -197,7 +195,6 @@ def run_sync[T](
             finally:
                 step.close()
         token = enter_run(run)
-        _trace_start(run)
         error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
@@ -217,7 +214,7 @@ def run_sync[T](
             audit.finish_run(run, scope, exc)
             raise
         finally:
-            _trace_finish(run, error)
+            audit.end_run(run, error)
             exit_run(token)
             step.close()
 
@@ -237,44 +234,15 @@ async def _confirm(run: AuditRun) -> None:
         raise audit.audit_refusal(exc) from None
 
 
-def _trace_start(run: AuditRun) -> None:
-    if run.tracer is not None:
-        try:
-            run.trace = run.tracer.start(run.operation, run)
-        except Exception:  # tracing never fails a call
-            run.tracer = None
+def _effect_start(run: AuditRun, effect: Effect) -> int:
+    return time.time_ns()
 
 
-def _trace_finish(run: AuditRun, error: BaseException | None) -> None:
-    if run.tracer is not None:
-        with suppress(Exception):
-            run.tracer.finish(run.trace, run, error)
-
-
-def _effect_start(run: AuditRun, effect: Effect) -> tuple[int, object]:
-    span = None
-    if run.tracer is not None:
-        try:
-            if isinstance(effect, Native):
-                span = run.tracer.effect(run.trace, "store", effect.method)
-            else:
-                span = run.tracer.effect(run.trace, "lookup", type(effect).__name__)
-        except Exception:  # tracing never fails a call
-            span = None
-    return time.perf_counter_ns(), span
-
-
-def _effect_end(
-    run: AuditRun, effect: Effect, started: tuple[int, object], error: BaseException | None
-) -> None:
-    took = time.perf_counter_ns() - started[0]
+def _effect_end(run: AuditRun, effect: Effect, started: int, error: BaseException | None) -> None:
     if isinstance(effect, Native):
-        run.store_ns += took
+        audit.step_done(run, True, effect.method, started, error)
     else:
-        run.lookup_ns += took
-    if run.tracer is not None and started[1] is not None:
-        with suppress(Exception):
-            run.tracer.effect_done(started[1], error)
+        audit.step_done(run, False, type(effect).__name__, started, error)
 
 
 class _Turn[T]:

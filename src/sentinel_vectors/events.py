@@ -33,17 +33,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 __all__ = [
     "AUDIT_LOGGER",
     "AuditEvent",
     "AuditEventBase",
     "AuditRun",
+    "CallRecord",
     "EventKind",
     "ReadEvent",
     "RefusalEvent",
-    "Tracer",
+    "StepTiming",
     "ViolationEvent",
     "WriteEvent",
     "current_run",
@@ -190,28 +191,36 @@ def digest_id(key: bytes, record_id: str) -> str:
     return hmac.new(key, record_id.encode(), hashlib.sha256).hexdigest()
 
 
-class Tracer:
-    """Live tracing hooks the driver calls around one call's steps (no-op here).
+class StepTiming(NamedTuple):
+    """One step of a call: a permission lookup or a store call, with wall-clock times."""
 
-    :class:`sentinel_vectors.audit_otel.OTelSink` supplies the OpenTelemetry one: a span
-    per call with child spans for the permission lookup and each store call, and a
-    re-check span. Every hook must return quickly and never raise (the driver guards
-    them anyway).
+    what: Literal["lookup", "store"]
+    detail: str
+    start_ns: int
+    end_ns: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call as a tracing sink sees it: its steps' times and its events.
+
+    Built by the driver when the call ends and queued like an event, so a tracing sink
+    (:class:`sentinel_vectors.audit_otel.OTelSink`) makes the call's spans on the
+    auditor's worker thread, never in the request. ``parent``: what the sink captured
+    when the call started (OpenTelemetry: the caller's context). Times are
+    ``time.time_ns()``; ``recheck_ns`` is the re-check's total time; ``error`` the type
+    of the error the call raised.
     """
 
-    def start(self, operation: str, run: AuditRun) -> object:
-        """A call starts; returns a handle the other hooks get back."""
-        return None
-
-    def effect(self, handle: object, what: str, detail: str) -> object:
-        """A step starts: ``what`` is ``lookup`` or ``store``; returns its handle."""
-        return None
-
-    def effect_done(self, handle: object, error: BaseException | None) -> None:
-        """The step started by :meth:`effect` ended."""
-
-    def finish(self, handle: object, run: AuditRun, error: BaseException | None) -> None:
-        """The call ended (``run.events`` holds its events)."""
+    operation: str
+    parent: object
+    start_ns: int
+    end_ns: int
+    steps: tuple[StepTiming, ...]
+    recheck_ns: int
+    events: tuple[AuditEvent, ...]
+    error: str | None
 
 
 @dataclass(slots=True)
@@ -221,7 +230,9 @@ class AuditRun:
     ``wants``: the kinds some sink wants (nothing is built for the others). ``emit``
     hands one event on (to the auditor: inline sinks, then the queue); it returns a
     future when fail-closed auditing waits for the sinks, else ``None``. The driver adds
-    the time of each lookup and store call; the policy adds the re-check's.
+    the time of each lookup and store call; the policy adds the re-check's. With a
+    tracing sink (``trace`` set), the driver also keeps each step's times, and the call
+    goes to ``trace`` as a :class:`CallRecord` when it ends.
     """
 
     wants: frozenset[EventKind]
@@ -234,17 +245,18 @@ class AuditRun:
     recheck_ns: int = 0
     pending: list[Future[None]] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
-    keep_events: bool = False
     write: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
     collection: str | None = None
     describe: Callable[..., dict[str, Any]] | None = None
-    tracer: Tracer | None = None
-    trace: object = None
+    trace: Callable[[CallRecord], None] | None = None
+    parent: object = None
+    start_ns: int = 0
+    steps: list[StepTiming] = field(default_factory=list)
     timeout: float = 5.0
 
     def send(self, event: AuditEvent) -> None:
-        """Hand ``event`` to the auditor (and keep it for the tracer if asked)."""
-        if self.keep_events:
+        """Hand ``event`` to the auditor (and keep it for the call's trace)."""
+        if self.trace is not None:
             self.events.append(event)
         future = self.emit(event)
         if future is not None:

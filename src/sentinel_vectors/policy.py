@@ -284,7 +284,7 @@ class TenancyPolicy:
             **self._event_base(run, collection),
             strategy=strategy,
             full_access=access is not None and access.full,
-            accessible=(None if access is None or access.full else len(access.resource_ids)),
+            accessible=(None if access is None or access.full else access.count),
             examined=examined,
             returned=returned,
             returned_ids=shown,

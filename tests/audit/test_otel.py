@@ -28,6 +28,7 @@ class Telemetry:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
     auditor: audit.Auditor
+    provider: TracerProvider
 
     def finished(self) -> list[ReadableSpan]:
         self.auditor.flush(10)
@@ -62,7 +63,7 @@ def telemetry() -> Iterator[Telemetry]:
     auditor = audit.Auditor([sink])
     previous = audit.use(auditor)
     try:
-        yield Telemetry(spans, reader, auditor)
+        yield Telemetry(spans, reader, auditor, tracer_provider)
     finally:
         audit.use(previous)
         auditor.close()
@@ -78,9 +79,15 @@ async def test_a_read_is_one_span_with_lookup_store_and_recheck_children(
     w = conformance_loaded
     telemetry.spans.clear()
     before = telemetry.points()
-    hits = await w.search(w.viewer, k=10)
+    app = telemetry.provider.get_tracer("the-app")
+    with app.start_as_current_span("GET /search") as request_span:
+        hits = await w.search(w.viewer, k=10)
     spans = telemetry.finished()
     (read,) = _by_name(spans, "sentinel_vectors.top_k")
+    # In the caller's trace, under the span that was current when the call started.
+    assert read.parent is not None
+    assert read.parent.span_id == request_span.get_span_context().span_id
+    assert read.context.trace_id == request_span.get_span_context().trace_id
     attrs = dict(read.attributes or {})
     assert attrs["sentinel_vectors.returned"] == len(hits) == 3
     assert attrs["sentinel_vectors.accessible"] == 3

@@ -1,0 +1,155 @@
+"""P1 with the audit sinks on against off, in the same run (issue #16).
+
+    .venv/bin/python -m benchmarks.audit_p1                       # pgvector, 20,000 x 384
+    .venv/bin/python -m benchmarks.audit_p1 --backend qdrant      # Qdrant local mode
+    .venv/bin/python -m benchmarks.audit_p1 --n 5000 --dim 64 --queries 60
+
+The data, server, native query and scoped store of ``python -m benchmarks``
+(:mod:`benchmarks.backends`). Three variants alternate query by query (the order rotates
+each query): the native query; the scoped query with no sink (``Auditor([])``: no event
+is built); the scoped query with the JSON-lines sink (to a temporary file) and the
+OpenTelemetry sink on the real SDK (a ``TracerProvider`` with a ``BatchSpanProcessor``
+and a ``MeterProvider`` with an in-memory reader, so spans and metrics are really made).
+Reported per accessible-list size: median ms of each, P1 off (off / native), P1 on
+(on / native) and the ratio on / off (the target is <= 1.03).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from benchmarks.backends import PgvectorRunner, QdrantRunner, exit_stack
+from benchmarks.workload import FixedAuth, make_cells, make_dataset
+from sentinel_vectors import audit
+from sentinel_vectors.audit_otel import OTelSink
+
+K = 10
+
+
+class Discard(SpanExporter):
+    """An exporter that counts what it is given (the collector is not what we measure)."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    def export(self, spans: Any) -> SpanExportResult:
+        self.spans += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def sinks_on(path: Path) -> tuple[audit.Auditor, Discard]:
+    exporter = Discard()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    sink = OTelSink(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    return audit.Auditor([audit.JsonLinesSink(path), sink]), exporter
+
+
+async def main(args: argparse.Namespace) -> None:
+    data = make_dataset(args.n, args.dim, args.queries)
+    sizes = tuple(int(s) for s in args.sizes.split(","))
+    cells = [
+        c
+        for c in make_cells(data, selectivities=(args.visible,), list_sizes=sizes)
+        if c.list_size in sizes
+    ]
+    off = audit.Auditor([])
+    with tempfile.TemporaryDirectory() as tmp:
+        on, exporter = sinks_on(Path(tmp) / "audit.jsonl")
+        previous = audit.use(off)
+        try:
+            async with exit_stack() as stack:
+                runner: Any = (
+                    PgvectorRunner(stack, wardowl=False)
+                    if args.backend == "pgvector"
+                    else QdrantRunner(stack, wardowl=False, url=None)
+                )
+                loaded = await runner.load(data)
+                print("load: " + ", ".join(f"{k} {v:.1f}s" for k, v in loaded.seconds.items()))
+                await run_cells(args, runner, data, cells, off, on)
+        finally:
+            audit.use(previous)
+            on.close()
+        lines = (Path(tmp) / "audit.jsonl").read_text().count("\n")
+    print(
+        f"audit lines written: {lines}; spans exported: {exporter.spans}; "
+        f"dropped {on.dropped}, sink errors {on.errors}"
+    )
+
+
+async def run_cells(
+    args: argparse.Namespace,
+    runner: Any,
+    data: Any,
+    cells: list[Any],
+    off: audit.Auditor,
+    on: audit.Auditor,
+) -> None:
+    ws = data.workspaces[0]
+    viewer = uuid.UUID(int=0xC0FFEE)
+    for cell in cells:
+        auth = FixedAuth(uuid.UUID(ws), viewer, cell.ids)
+        answer = [uuid.UUID(i) for i in cell.ids]
+        store = runner.scoped_store(auth, None)
+
+        async def native(q: Any, answer: list[uuid.UUID] = answer) -> None:
+            await runner.native(q, ws, answer, K)
+
+        async def scoped_off(q: Any, store: Any = store) -> None:
+            audit.use(off)
+            await runner.scoped(store, q, K)
+
+        async def scoped_on(q: Any, store: Any = store) -> None:
+            audit.use(on)
+            await runner.scoped(store, q, K)
+
+        variants: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "native": native,
+            "off": scoped_off,
+            "on": scoped_on,
+        }
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for fn in variants.values():  # warm-up
+            await fn(data.queries[0])
+        names = list(variants)
+        for qi in range(args.queries):
+            q = data.queries[qi % len(data.queries)]
+            shift = qi % len(names)
+            for name in names[shift:] + names[:shift]:
+                t = time.perf_counter()
+                await variants[name](q)
+                times[name].append(time.perf_counter() - t)
+        med = {name: statistics.median(ts) * 1000 for name, ts in times.items()}
+        print(
+            f"{cell.label:>22}: native {med['native']:7.2f} ms  off {med['off']:7.2f} ms  "
+            f"on {med['on']:7.2f} ms  P1 off {med['off'] / med['native']:.2f}  "
+            f"P1 on {med['on'] / med['native']:.2f}  on/off {med['on'] / med['off']:.3f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["pgvector", "qdrant"], default="pgvector")
+    parser.add_argument("--n", type=int, default=20_000, help="chunks")
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--queries", type=int, default=60, help="queries per cell")
+    parser.add_argument("--visible", type=float, default=0.01, help="visible share")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="list sizes")
+    asyncio.run(main(parser.parse_args()))
