@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from contextvars import ContextVar, Token
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Literal, NamedTuple
 
 __all__ = [
@@ -86,7 +86,8 @@ class AuditEventBase:
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON-ready values, with its ``kind`` first."""
         out: dict[str, Any] = {"kind": self.kind}
-        for key, value in asdict(self).items():
+        for key in _names(type(self)):
+            value = getattr(self, key)
             out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -179,6 +180,16 @@ class ViolationEvent(AuditEventBase):
 
 AuditEvent = ReadEvent | WriteEvent | RefusalEvent | ViolationEvent
 """Any audit event."""
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """The field names of an event class, in order (``dataclasses.asdict`` deep-copies)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 def digest_id(key: bytes, record_id: str) -> str:
