@@ -74,7 +74,6 @@ __all__ = [
     "bind_request",
     "configure",
     "end_run",
-    "failed_reads",
     "finish_run",
     "get_auditor",
     "parse_setting",
@@ -518,20 +517,6 @@ def _base(run: AuditRun, scope: Any) -> dict[str, Any]:
         "collection": run.collection or "?",
         "resource_type": scope.resource_type,
     }
-
-
-def failed_reads(run: AuditRun) -> AuditError | None:
-    """For a fail-closed read: the error to refuse it with, if its events failed.
-
-    Only the blocking driver calls this (it waits on the futures); the async driver
-    awaits them itself.
-    """
-    for future in run.pending:
-        try:
-            future.result(timeout=run.timeout)
-        except Exception as exc:
-            return audit_refusal(exc)
-    return None
 
 
 def audit_refusal(cause: BaseException) -> AuditError:

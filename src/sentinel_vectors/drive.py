@@ -206,8 +206,10 @@ def run_sync[T](
                     turn.fail(exc, effect)
                 else:
                     _effect_end(run, effect, started, None)
-            if run.pending and (refused := audit.failed_reads(run)) is not None:
-                raise refused
+            if run.pending:
+                # Fail-closed: wait where identity questions wait (never blocking a loop
+                # that the pgvector greenlet or a worker thread borrows).
+                blocking(lambda: _confirm(run))
             return turn.result
         except BaseException as exc:
             error = exc
