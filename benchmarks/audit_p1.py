@@ -92,6 +92,65 @@ async def main(args: argparse.Namespace) -> None:
         f"dropped {on.dropped}, sink errors {on.errors}"
     )
     print(f"sinks' worker CPU per read: {sink_cost_us():.0f} us (JSON line + spans + metrics)")
+    with tempfile.TemporaryDirectory() as tmp:
+        on, _ = sinks_on(Path(tmp) / "engine.jsonl")
+        previous = audit.get_auditor()
+        try:
+            off_us, on_us = await engine_overhead_us(on)
+        finally:
+            audit.use(previous)
+            on.close()
+    print(
+        f"engine alone (in-memory source, top-10): off {off_us:.0f} us, on {on_us:.0f} us, "
+        f"request path +{on_us - off_us:.0f} us per read"
+    )
+
+
+class _Memory:
+    """An in-memory search source: the engine's work without a store's I/O."""
+
+    def __init__(self, ws: str, resources: list[str]) -> None:
+        from sentinel_vectors.engine import Row
+
+        self.rows = [
+            Row(f"{ws}:c{i}", {"workspace_id": ws, "resource_id": resources[i % 10]}, i / 100)
+            for i in range(10)
+        ]
+
+    async def nearest(self) -> list[Any]:
+        return self.rows
+
+    def search(self, flt: Any, fetch: int, which: Any, ids: Any) -> Any:
+        from sentinel_vectors.engine import Native
+
+        found = yield Native("nearest", target=self)
+        return [list(found) for _ in which]
+
+
+async def engine_overhead_us(on: audit.Auditor, reps: int = 2000) -> tuple[float, float]:
+    """Median microseconds of one top-10 read through the engine and the async driver,
+    with no sink and with ``on``, on an in-memory source: the request path's own cost."""
+    from sentinel_vectors.drive import run_async
+    from sentinel_vectors.engine import ReadSettings, top_k
+    from sentinel_vectors.policy import TenancyPolicy
+    from sentinel_vectors.scope import Scope
+
+    ws = uuid.uuid4()
+    resources = [str(uuid.uuid4()) for _ in range(10)]
+    scope = Scope.of(FixedAuth(ws, uuid.uuid4(), resources), resource_type="document")
+    policy = TenancyPolicy(scope)
+    source = _Memory(str(ws), resources)
+    off = audit.Auditor([])
+    times: dict[str, list[int]] = {"off": [], "on": []}
+    for _ in range(reps):
+        for name, auditor in (("off", off), ("on", on)):
+            audit.use(auditor)
+            t = time.perf_counter_ns()
+            step = top_k(policy, source, k=10, n_queries=1, caller=None, settings=ReadSettings())
+            await run_async(step, scope)
+            times[name].append(time.perf_counter_ns() - t)
+            on.flush(10)  # the worker's share lands on no timed read
+    return statistics.median(times["off"]) / 1000, statistics.median(times["on"]) / 1000
 
 
 def sink_cost_us(reps: int = 2000) -> float:
