@@ -573,14 +573,17 @@ def bind_request(
     Every scoped call made with a scope built from ``auth`` then reports to
     ``auditor`` (default: the process's) with ``request_id`` (default: a new UUID) in
     its events. The FastAPI dependencies call it; a worker can too. The binding goes
-    when ``auth`` is garbage-collected.
+    when ``auth`` is garbage-collected. An auth object that cannot be weakly referenced
+    is not bound (its binding could outlive it and be found by another object at the
+    same address: a wrong request id in an audit trail is worse than none).
     """
     rid = request_id or uuid.uuid4().hex
     key = id(auth)
     if key not in _BOUND:
-        # Not weak-referenceable: bound until rebound (an id is reused only after then).
-        with contextlib.suppress(TypeError):
+        try:
             weakref.finalize(auth, _BOUND.pop, key, None)
+        except TypeError:
+            return rid
     _BOUND[key] = (auditor or _CURRENT.auditor, rid)
     return rid
 
