@@ -10,6 +10,13 @@ to its end, answering each effect it yields:
   driver awaits a coroutine method and runs a blocking one in a worker thread (a sync
   ``chromadb.Collection`` under the async wrapper); the blocking driver calls it.
 
+Auditing: each run keeps an :class:`~sentinel_vectors.events.AuditRun` (unless no sink
+wants anything) that the policy reports the call's events to; the driver adds the time
+of each permission lookup and store call (and, for a tracing sink, each step's times:
+the call is queued as a :class:`~sentinel_vectors.events.CallRecord` when it ends), and
+the refusal or failed-write event when the workflow raises. A fail-closed auditor's
+read waits for its events here (:mod:`sentinel_vectors.audit`).
+
 A native error is offered to the adapter's ``translate`` (a store outage becomes
 :class:`~sentinel_vectors.errors.StoreUnavailableError`, and so on) and thrown into the
 workflow at the point that asked, so a write can undo what it did before re-raising.
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import (
     AbstractAsyncContextManager,
@@ -52,8 +60,10 @@ import anyio.from_thread
 from anyio import NoEventLoopError, RunFinishedError
 from anyio.lowlevel import EventLoopToken
 
+from sentinel_vectors import audit
 from sentinel_vectors.engine.effects import AskAccess, AskRegistered, Effect, Native, Step
 from sentinel_vectors.errors import InvalidInputError
+from sentinel_vectors.events import AuditRun, enter_run, exit_run
 from sentinel_vectors.scope import Scope
 
 __all__ = ["Blocking", "Translate", "call_blocking", "run_async", "run_sync"]
@@ -100,14 +110,39 @@ async def run_async[T](
             return await native(effect)
 
         turn = _Turn[T](step, translate)
+        run = audit.start_run(scope, _name(step))
+        if run is None:
+            try:
+                while (effect := turn.next()) is not None:
+                    try:
+                        turn.answer(await answer(effect))
+                    except Exception as exc:
+                        turn.fail(exc, effect)
+                return turn.result
+            finally:
+                step.close()
+        token = enter_run(run)
+        error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
+                started = _effect_start(run, effect)
                 try:
                     turn.answer(await answer(effect))
                 except Exception as exc:
+                    _effect_end(run, effect, started, exc)
                     turn.fail(exc, effect)
+                else:
+                    _effect_end(run, effect, started, None)
+            if run.pending:
+                await _confirm(run)
             return turn.result
+        except BaseException as exc:
+            error = exc
+            audit.finish_run(run, scope, exc)
+            raise
         finally:
+            audit.end_run(run, error)
+            exit_run(token)
             step.close()
 
 
@@ -148,15 +183,68 @@ def run_sync[T](
             return native(effect)
 
         turn = _Turn[T](step, translate)
+        run = audit.start_run(scope, _name(step))
+        if run is None:
+            try:
+                while (effect := turn.next()) is not None:
+                    try:
+                        turn.answer(answer(effect))
+                    except Exception as exc:
+                        turn.fail(exc, effect)
+                return turn.result
+            finally:
+                step.close()
+        token = enter_run(run)
+        error: BaseException | None = None
         try:
             while (effect := turn.next()) is not None:
+                started = _effect_start(run, effect)
                 try:
                     turn.answer(answer(effect))
                 except Exception as exc:
+                    _effect_end(run, effect, started, exc)
                     turn.fail(exc, effect)
+                else:
+                    _effect_end(run, effect, started, None)
+            if run.pending:
+                # Fail-closed: wait where identity questions wait (never blocking a loop
+                # that the pgvector greenlet or a worker thread borrows).
+                blocking(lambda: _confirm(run))
             return turn.result
+        except BaseException as exc:
+            error = exc
+            audit.finish_run(run, scope, exc)
+            raise
         finally:
+            audit.end_run(run, error)
+            exit_run(token)
             step.close()
+
+
+def _name(step: Step[Any]) -> str:
+    """The workflow's name (``top_k``, ``put``, an adapter's own flow) for its events."""
+    return str(getattr(step, "__name__", "?")).lstrip("_")
+
+
+async def _confirm(run: AuditRun) -> None:
+    """A fail-closed read: wait (without blocking the loop) for its events' delivery."""
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(asyncio.wrap_future(f) for f in run.pending)), run.timeout
+        )
+    except Exception as exc:
+        raise audit.audit_refusal(exc) from None
+
+
+def _effect_start(run: AuditRun, effect: Effect) -> int:
+    return time.time_ns()
+
+
+def _effect_end(run: AuditRun, effect: Effect, started: int, error: BaseException | None) -> None:
+    if isinstance(effect, Native):
+        audit.step_done(run, True, effect.method, started, error)
+    else:
+        audit.step_done(run, False, type(effect).__name__, started, error)
 
 
 class _Turn[T]:

@@ -13,6 +13,7 @@ import sys
 
 __all__ = [
     "AccessDeniedError",
+    "AuditError",
     "DimensionMismatchError",
     "DuplicateShareError",
     "FilterError",
@@ -32,6 +33,10 @@ __all__ = [
 
 class SentinelVectorsError(Exception):
     """Base class of every error raised by sentinel-vectors."""
+
+    rule: str | None = None
+    """The rule that refused the call, as its audit event names it (see
+    :class:`sentinel_vectors.events.RefusalEvent`); ``None``: named by the error type."""
 
 
 class MissingAuthError(SentinelVectorsError, TypeError):
@@ -189,4 +194,14 @@ class IdentityTokenRejectedError(PermissionServiceError):
     The token passed the service's own signature check (``JWTAuthMiddleware``) but Sentinel
     refused it: revoked (logout), its user deactivated, or not issued by this Sentinel
     (``iss``). Nothing was read or written; the caller must sign in again.
+    """
+
+
+class AuditError(SentinelVectorsError):
+    """Fail-closed auditing could not record a read, so the read was refused.
+
+    Raised only when the auditor was built with ``fail_closed=True``
+    (:class:`sentinel_vectors.audit.Auditor`): the audit queue was full, a sink failed,
+    or the sinks did not confirm in time. Nothing of the read is returned. The message
+    names no record; the cause is logged on ``sentinel_vectors.audit``.
     """

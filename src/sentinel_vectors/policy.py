@@ -11,7 +11,11 @@ Adapters call a :class:`TenancyPolicy` for every decision that involves tenancy:
   and which records an update or delete by id reaches
   (:meth:`TenancyPolicy.reachable`: hidden records are absent);
 - ids: the per-workspace physical id namespace (:meth:`TenancyPolicy.physical_id`);
-- audit: one structured log event per read (:meth:`TenancyPolicy.audit`).
+- audit: one event per read (:meth:`TenancyPolicy.audit`), write
+  (:meth:`TenancyPolicy.write_intent`, :meth:`TenancyPolicy.wrote`) and dropped hit
+  (:meth:`TenancyPolicy.violation`), as typed :mod:`sentinel_vectors.events` handed to the
+  call's :class:`~sentinel_vectors.events.AuditRun` (the driver's), or logged on
+  :data:`AUDIT_LOGGER` when the policy runs outside a driver.
 
 An adapter only compiles filters and calls its native client.
 """
@@ -19,22 +23,35 @@ An adapter only compiles filters and calls its native client.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, canonical_uuid
-from sentinel_vectors.errors import AccessDeniedError, InvalidInputError, ReservedKeyError
+from sentinel_vectors.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    ReservedKeyError,
+    SentinelVectorsError,
+)
+from sentinel_vectors.events import (
+    AUDIT_LOGGER,
+    AuditRun,
+    ReadEvent,
+    ViolationEvent,
+    WriteEvent,
+    current_run,
+    log_fields,
+    now,
+)
 from sentinel_vectors.filters import Filter, and_, eq, filter_keys, in_
 
 if TYPE_CHECKING:  # the Scope carries the auth context (I/O); the policy only reads it
     from sentinel_vectors.scope import Scope
 
 __all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy", "resource_of_id"]
-
-AUDIT_LOGGER = "sentinel_vectors.audit"
-"""Name of the logger that receives one event per scoped read and every dropped hit."""
 
 _audit = logging.getLogger(AUDIT_LOGGER)
 
@@ -74,6 +91,19 @@ class TenancyPolicy:
         return physical_id[len(prefix) :]
 
     # -- reads ----------------------------------------------------------------------
+
+    def begin(self, collection: str | None = None, operation: str | None = None) -> None:
+        """Name this policy, the collection and the workflow as the current call's.
+
+        The engine calls it when a read or write starts, so that its events (and a
+        refusal the driver reports) carry the collection, scope and operation.
+        """
+        run = current_run()
+        if run is not None:
+            run.describe = self.event_base
+            run.collection = collection or self.collection
+            if operation is not None:
+                run.operation = operation
 
     def check_caller_filter(self, caller: Filter | None) -> None:
         """Refuse caller filters that name a tenancy key: the scope constrains those."""
@@ -142,7 +172,9 @@ class TenancyPolicy:
 
         A hit from another workspace, or of a resource the caller may not reach, is a
         bug below us (a compiler, a backend, tampered data): it is dropped, counted in
-        :attr:`violations` and logged at ERROR on :data:`AUDIT_LOGGER`.
+        :attr:`violations` and reported as a
+        :class:`~sentinel_vectors.events.ViolationEvent` (logged at ERROR on
+        :data:`AUDIT_LOGGER` by default).
 
         ``postfiltered``: the hit is a candidate of a post-filter, which the store
         selected by workspace only. A resource outside ``access`` is then expected and
@@ -150,6 +182,24 @@ class TenancyPolicy:
         names the collection in the log (default: :attr:`collection`), so one policy
         can serve calls on several collections without per-call state.
         """
+        run = current_run()
+        if run is None or "read" not in run.wants:
+            return self._recheck(metadata, access, record_id, postfiltered, collection)
+        # The re-check's share of the read's time (the tracer's re-check span).
+        started = time.perf_counter_ns()
+        try:
+            return self._recheck(metadata, access, record_id, postfiltered, collection)
+        finally:
+            run.recheck_ns += time.perf_counter_ns() - started
+
+    def _recheck(
+        self,
+        metadata: Mapping[str, Any] | None,
+        access: Access,
+        record_id: str,
+        postfiltered: bool,
+        collection: str | None,
+    ) -> bool:
         meta = metadata or {}
         same_workspace = meta.get(WORKSPACE_KEY) == self.scope.workspace_id
         allowed = access.allows(meta.get(self.scope.resource_key))
@@ -169,24 +219,29 @@ class TenancyPolicy:
     def violation(
         self, message: str, record_id: str, *, collection: str | None = None, **details: object
     ) -> None:
-        """Count and log one dropped hit (invariant 7) that an adapter's own check refused.
+        """Count and report one dropped hit (invariant 7) that an adapter's own check refused.
 
         :meth:`recheck` calls it for the tenancy keys; an adapter calls it for a check of
         its own (Qdrant: a stored id that does not match the payload's), so every
-        violation is counted in :attr:`violations` and logged at ERROR the same way.
+        violation is counted in :attr:`violations` and reported the same way (a
+        :class:`~sentinel_vectors.events.ViolationEvent`, logged at ERROR by default).
         """
         self.violations += 1
-        _audit.error(
-            message,
-            extra={
-                "event": "sentinel_vectors.violation",
-                "workspace_id": self.scope.workspace_id,
-                "user_id": self.scope.user_id,
-                "collection": collection or self.collection,
-                "record_id": record_id,
-                **details,
-            },
+        run = current_run()
+        if run is not None and "violation" not in run.wants:
+            return
+        if run is None and not _audit.isEnabledFor(logging.ERROR):
+            return
+        event = ViolationEvent(
+            **self._event_base(run, collection),
+            record_id=record_id,
+            message=message,
+            details=tuple((k, str(v)) for k, v in details.items()),
         )
+        if run is None:
+            _audit.error(message, extra=log_fields(event))
+        else:
+            run.send(event)
 
     def audit(
         self,
@@ -197,30 +252,113 @@ class TenancyPolicy:
         dropped: int,
         complete: bool = True,
         collection: str | None = None,
+        access: Access | None = None,
+        returned_ids: Iterable[str] = (),
     ) -> None:
-        """Emit the one audit event of a read.
+        """Report the one audit event of a read (a :class:`~sentinel_vectors.events.ReadEvent`).
 
         ``dropped`` counts hits the re-check refused (for a post-filter, candidates of
         resources the caller may not see, which are expected). ``complete`` is ``False``
         when a post-filter's over-fetch could not fill ``k`` (see
         :mod:`sentinel_vectors.strategy`). ``collection``: the collection read, when the
-        wrapper names it per call (default :attr:`collection`).
+        wrapper names it per call (default :attr:`collection`). ``access``: the answer
+        the read was planned on (its size goes into the event). ``returned_ids``: the
+        stored ids returned (consumed only when a sink wants read events; the
+        workspace prefix is removed).
+
+        Under a driver the event goes to the call's :class:`~sentinel_vectors.events.
+        AuditRun` (with the lookup and store time); outside one it is logged at INFO on
+        :data:`AUDIT_LOGGER`, as it always was.
         """
-        _audit.info(
-            "sentinel-vectors scoped read",
-            extra={
-                "event": "sentinel_vectors.read",
-                "workspace_id": self.scope.workspace_id,
-                "user_id": self.scope.user_id,
-                "collection": collection or self.collection,
-                "resource_type": self.scope.resource_type,
-                "strategy": strategy,
-                "examined": examined,
-                "returned": returned,
-                "dropped": dropped,
-                "complete": complete,
-            },
+        run = current_run()
+        if run is None:
+            if not _audit.isEnabledFor(logging.INFO):
+                return
+        elif "read" not in run.wants:
+            return
+        prefix = f"{self.scope.workspace_id}{_SEP}"
+        cut = len(prefix)
+        ids = (i[cut:] if i.startswith(prefix) else i for i in returned_ids)
+        shown, digested = (tuple(ids), False) if run is None else run.ids(ids)
+        event = ReadEvent(
+            **self._event_base(run, collection),
+            strategy=strategy,
+            full_access=access is not None and access.full,
+            accessible=(None if access is None or access.full else access.count),
+            examined=examined,
+            returned=returned,
+            returned_ids=shown,
+            ids_digested=digested,
+            dropped=dropped,
+            complete=complete,
+            lookup_ms=0.0 if run is None else run.lookup_ns / 1e6,
+            store_ms=0.0 if run is None else run.store_ns / 1e6,
+            recheck_ms=0.0 if run is None else run.recheck_ns / 1e6,
         )
+        if run is None:
+            _audit.info("sentinel-vectors scoped read", extra=log_fields(event))
+        else:
+            run.send(event)
+
+    def write_intent(
+        self,
+        operation: str,
+        ids: Iterable[str],
+        resources: Iterable[str] = (),
+        *,
+        collection: str | None = None,
+    ) -> None:
+        """Note what a write names before it is checked (its event if it is refused).
+
+        The driver reports a :class:`~sentinel_vectors.events.WriteEvent` with outcome
+        ``refused`` or ``failed`` from this when the write raises.
+        """
+        run = current_run()
+        if run is None:
+            return
+        self.begin(collection, operation)
+        if "write" in run.wants:
+            run.write = (operation, tuple(ids), tuple(resources))
+
+    def wrote(self, ids: Iterable[str], resources: Iterable[str]) -> None:
+        """Report a write that succeeded: the caller's ids and the resources it touched."""
+        run = current_run()
+        if run is None or run.write is None:
+            return
+        operation = run.write[0]
+        run.write = None
+        shown, digested = run.ids(ids)
+        run.send(
+            WriteEvent(
+                **self._event_base(run, run.collection, operation),
+                ids=shown,
+                resources=tuple(sorted(set(resources))),
+                outcome="ok",
+                ids_digested=digested,
+            )
+        )
+
+    def event_base(
+        self, run: AuditRun | None, collection: str | None = None, operation: str | None = None
+    ) -> dict[str, Any]:
+        """The fields every event of this scope shares (see
+        :class:`~sentinel_vectors.events.AuditEventBase`)."""
+        return self._event_base(run, collection, operation)
+
+    def _event_base(
+        self, run: AuditRun | None, collection: str | None, operation: str | None = None
+    ) -> dict[str, Any]:
+        scope = self.scope
+        return {
+            "at": now(),
+            "request_id": None if run is None else run.request_id,
+            "operation": operation or ("?" if run is None else run.operation),
+            "workspace_id": scope.workspace_id,
+            "user_id": scope.user_id,
+            "role": scope.role,
+            "collection": collection or self.collection,
+            "resource_type": scope.resource_type,
+        }
 
     # -- writes ---------------------------------------------------------------------
 
@@ -255,9 +393,13 @@ class TenancyPolicy:
                 owner = canonical_uuid(out[OWNER_KEY], what=f"metadatas[{i}]['owner_id']")
                 kept = prior is not None and owner == prior.owner_id
                 if owner != self.scope.user_id and not kept and not edit.full:
-                    raise AccessDeniedError(
-                        f"metadatas[{i}] sets owner_id {owner}; only workspace admins and owners "
-                        f"may write chunks owned by someone else. Omit owner_id to own them."
+                    raise _ruled(
+                        "owner",
+                        AccessDeniedError(
+                            f"metadatas[{i}] sets owner_id {owner}; only workspace admins and "
+                            f"owners may write chunks owned by someone else. Omit owner_id to "
+                            f"own them."
+                        ),
                     )
                 out[OWNER_KEY] = owner
             elif prior is not None and isinstance(prior.owner_id, str):
@@ -352,10 +494,14 @@ class TenancyPolicy:
         for i, (rid, meta) in enumerate(zip(ids, metadatas, strict=True)):
             owner = resource_of_id(rid)
             if owner is not None and owner != meta.get(key):
-                raise AccessDeniedError(
-                    f"ids[{i}] {rid!r} has the form '<resource id>:...', reserved to records "
-                    f"of resource {owner}, but its metadata names another resource. Use an "
-                    f"id that does not start with a resource id. Nothing was written."
+                raise _ruled(
+                    "reserved-id",
+                    AccessDeniedError(
+                        f"ids[{i}] {rid!r} has the form '<resource id>:...', reserved to "
+                        f"records of resource {owner}, but its metadata names another "
+                        f"resource. Use an id that does not start with a resource id. "
+                        f"Nothing was written."
+                    ),
                 )
 
     def resources_of(self, metadatas: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -398,11 +544,14 @@ class TenancyPolicy:
             raise self._refused_resource(refused[0])
 
     def _refused_resource(self, rid: str) -> AccessDeniedError:
-        return AccessDeniedError(
-            f"the caller may not write chunks of {self.scope.resource_type} {rid}: "
-            f"records may only be written for resources registered in the caller's "
-            f"workspace that the caller may edit. Register new resources first "
-            f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
+        return _ruled(
+            "write-rule",
+            AccessDeniedError(
+                f"the caller may not write chunks of {self.scope.resource_type} {rid}: "
+                f"records may only be written for resources registered in the caller's "
+                f"workspace that the caller may edit. Register new resources first "
+                f"(ResourceLifecycle.index_resource or register_resource). Nothing was written."
+            ),
         )
 
     def authorize_write(self, edit: Access, *, existing: Iterable[ExistingRecord]) -> None:
@@ -415,9 +564,12 @@ class TenancyPolicy:
             if record.workspace_id != self.scope.workspace_id or not edit.allows(
                 record.resource_id
             ):
-                raise AccessDeniedError(
-                    "an id of this write already holds a record the caller may not replace; "
-                    "use another id. Nothing was written."
+                raise _ruled(
+                    "write-rule",
+                    AccessDeniedError(
+                        "an id of this write already holds a record the caller may not "
+                        "replace; use another id. Nothing was written."
+                    ),
                 )
 
     def reachable[K](
@@ -437,10 +589,13 @@ class TenancyPolicy:
             if edit.allows(record.resource_id):
                 out.append(key)
             elif view.allows(record.resource_id):
-                raise AccessDeniedError(
-                    f"record {key!s} belongs to {self.scope.resource_type} "
-                    f"{record.resource_id}, which the caller may view but not edit; ask its "
-                    f"owner to share it with edit permission. Nothing was changed."
+                raise _ruled(
+                    "not-editable",
+                    AccessDeniedError(
+                        f"record {key!s} belongs to {self.scope.resource_type} "
+                        f"{record.resource_id}, which the caller may view but not edit; ask "
+                        f"its owner to share it with edit permission. Nothing was changed."
+                    ),
                 )
         return out
 
@@ -456,6 +611,12 @@ class TenancyPolicy:
         if not access.allows(rid):
             return None
         return and_(eq(WORKSPACE_KEY, self.scope.workspace_id), eq(self.scope.resource_key, rid))
+
+
+def _ruled[E: SentinelVectorsError](rule: str, exc: E) -> E:
+    """``exc`` tagged with the rule that raised it (its refusal event names the rule)."""
+    exc.rule = rule
+    return exc
 
 
 def resource_of_id(record_id: str) -> str | None:

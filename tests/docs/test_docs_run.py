@@ -17,6 +17,7 @@ and must be listed in ``SKIPPED`` (so the list stays short and deliberate).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -590,6 +591,28 @@ def setup_testing(world: World, request: pytest.FixtureRequest) -> Setup:
     return Setup(world)
 
 
+def setup_observability(world: World, request: pytest.FixtureRequest) -> Setup:
+    from sentinel_vectors import audit
+
+    server: ChromaServer = request.getfixturevalue("chroma_http")
+    world.ns.update(world.base(), collection=_chroma_collection(server))
+    previous = audit.get_auditor()
+
+    def restore() -> None:  # the doc configures the process's auditor: put it back
+        configured = audit.use(previous)
+        if configured is not previous:
+            configured.close()
+
+    request.addfinalizer(restore)
+
+    def after(ns: dict[str, Any]) -> None:
+        lines = [json.loads(x) for x in Path("audit.jsonl").read_text().splitlines()]
+        reads = [x for x in lines if x["kind"] == "read"]
+        assert [len(x["returned_ids"]) for x in reads] == [len(ns["hits"]["ids"][0])]
+
+    return Setup(world, after=after)
+
+
 SETUPS: dict[str, Callable[[World, pytest.FixtureRequest], Setup]] = {
     "README.md": setup_readme,
     "docs/quickstart.md": setup_quickstart,
@@ -599,6 +622,7 @@ SETUPS: dict[str, Callable[[World, pytest.FixtureRequest], Setup]] = {
     "docs/pgvector.md": setup_pgvector,
     "docs/rag.md": setup_rag,
     "docs/testing.md": setup_testing,
+    "docs/observability.md": setup_observability,
 }
 
 

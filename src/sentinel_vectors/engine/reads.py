@@ -150,7 +150,7 @@ def top_k(
     action: Action = "view",
 ) -> Step[TopK]:
     """The ``k`` nearest records the caller may ``action``, for ``n_queries`` queries."""
-    planned = yield from _planned(policy, caller, settings, action, collection, k=k)
+    planned = yield from _planned(policy, caller, settings, action, collection, "top_k", k=k)
     if planned is None:
         return TopK([[] for _ in range(n_queries)], "empty")
     access, plan = planned
@@ -171,6 +171,8 @@ def top_k(
         dropped=out.examined - out.returned,
         complete=out.complete,
         collection=collection,
+        access=access,
+        returned_ids=(row.pid for rows in out.hits for row in rows),
     )
     return out
 
@@ -249,7 +251,7 @@ def listing(
     action: Action = "view",
 ) -> Step[Listed]:
     """The records the caller may ``action`` under ``caller``, ``offset``/``limit`` applied."""
-    planned = yield from _planned(policy, caller, settings, action, collection)
+    planned = yield from _planned(policy, caller, settings, action, collection, "listing")
     if planned is None:
         return Listed()
     access, plan = planned
@@ -272,6 +274,8 @@ def listing(
         returned=len(kept),
         dropped=len(rows) - len(kept),
         collection=collection,
+        access=access,
+        returned_ids=(row.pid for row in kept),
     )
     return Listed(kept, plan.strategy, len(rows))
 
@@ -286,7 +290,7 @@ def counting(
     action: Action = "view",
 ) -> Step[Counted]:
     """How many records the caller may ``action`` under ``caller``."""
-    planned = yield from _planned(policy, caller, settings, action, collection)
+    planned = yield from _planned(policy, caller, settings, action, collection, "counting")
     if planned is None:
         return Counted()
     access, plan = planned
@@ -303,6 +307,7 @@ def counting(
         returned=returned,
         dropped=examined - returned,
         collection=collection,
+        access=access,
     )
     return Counted(returned, strategy, examined)
 
@@ -313,11 +318,13 @@ def _planned(
     settings: ReadSettings,
     action: Action,
     collection: str | None,
+    operation: str,
     *,
     k: int | None = None,
 ) -> Step[tuple[Access, ReadPlan] | None]:
     """Access and the read plan (only a top-``k`` read may post-filter); ``None``, audited,
     when the caller can see nothing: the store is not asked."""
+    policy.begin(collection, operation)
     policy.check_caller_filter(caller)
     access = yield AskAccess(action)
     plan = plan_read(
@@ -332,6 +339,13 @@ def _planned(
         native_ids=settings.native_ids,
     )
     if plan is None:
-        policy.audit(strategy="empty", examined=0, returned=0, dropped=0, collection=collection)
+        policy.audit(
+            strategy="empty",
+            examined=0,
+            returned=0,
+            dropped=0,
+            collection=collection,
+            access=access,
+        )
         return None
     return access, plan

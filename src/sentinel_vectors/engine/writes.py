@@ -132,8 +132,10 @@ def put(
     metadatas. ``add`` refuses ids that already hold a record in the workspace (native
     ``add`` would skip or replace them silently).
     """
+    policy.write_intent(op, ids)
     # Malformed tenancy keys are bad input: refused before anything is asked.
     resources = policy.resources_of(metadatas)
+    policy.write_intent(op, ids, resources)
     edit = yield AskAccess("edit")
     yield from authorize_resources(policy, edit, resources)
     stored = yield from target.probe(pids)
@@ -144,6 +146,7 @@ def put(
     policy.check_ids(ids, stamped)
     policy.authorize_write(edit, existing=existing.values())
     yield from target.put(op, stamped, stored, policy.overwritable(edit))
+    policy.wrote(ids, resources)
     return stamped
 
 
@@ -207,15 +210,18 @@ def update(
     Returns the positions written (unknown and hidden ids are skipped, as natively).
     ``view_first`` as in :func:`reach`.
     """
+    policy.write_intent("update", ids)
     reached = yield from reach(policy, target, ids=ids, pids=pids, view_first=view_first)
     keep = reached.positions
     if not keep:
+        policy.wrote((), ())
         return []
     existing = {pos: reached.stored[pids[i]] for pos, i in enumerate(keep)}
     checked = None
     if metadatas is not None:
         checked = policy.check_partial_update([metadatas[i] for i in keep], existing)
     yield from target.update(keep, checked, existing, policy.overwritable(reached.edit))
+    policy.wrote([ids[i] for i in keep], [str(r.resource_id) for r in existing.values()])
     return keep
 
 
@@ -238,11 +244,13 @@ def delete(
     removal carries the filter it was selected under (invariant 10). ``view_first`` as
     in :func:`reach`.
     """
+    policy.write_intent("delete", ids or ())
     policy.check_caller_filter(caller)
     chosen: list[str] | None = None
     if ids is not None and pids is not None:
         reached = yield from reach(policy, target, ids=ids, pids=pids, view_first=view_first)
         if not reached.positions:
+            policy.wrote((), ())
             return []
         chosen = [pids[i] for i in reached.positions]
         edit = reached.edit
@@ -253,12 +261,15 @@ def delete(
         kwargs["max_ids_per_query"] = max_ids_per_query
     plan = plan_read(policy, edit, caller, **kwargs)
     if plan is None:
+        policy.wrote((), ())
         return []
     targets: list[tuple[str, Filter]] = []
+    touched: dict[str, str] = {}
     for flt in plan.filters:
         for row in (yield from target.select(flt, chosen)):
             if policy.recheck(row.meta, edit, row.pid):
                 targets.append((row.pid, flt))
+                touched[row.pid] = str(row.meta.get(policy.scope.resource_key))
     if limit is not None:
         targets = targets[:limit]
     groups: dict[int, tuple[Filter, list[str]]] = {}
@@ -266,4 +277,9 @@ def delete(
         groups.setdefault(id(flt), (flt, []))[1].append(pid)
     for flt, group in groups.values():
         yield from target.remove(flt, group)
-    return [pid for pid, _ in targets]
+    removed = [pid for pid, _ in targets]
+    policy.wrote(
+        (policy.logical_id(p) if p.startswith(policy.scope.workspace_id) else p for p in removed),
+        (touched[p] for p in removed),
+    )
+    return removed

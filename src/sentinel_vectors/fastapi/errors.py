@@ -15,6 +15,8 @@ Error                                      Status  Why
                                                    out; the read or write was refused
 ``StoreUnavailableError``                  503     the vector store could not be reached
                                                    (its own message: not the identity service)
+``AuditError``                             503     fail-closed auditing could not record a
+                                                   read, so it was refused (its own message)
 ``ResourceNotFoundError``                  404     no such resource for this caller: unknown,
                                                    another workspace's, or not visible
 ``AccessDeniedError`` (and                 403     the caller may not write or reach that
@@ -52,6 +54,7 @@ from sentinel_auth.types import SentinelError
 
 from sentinel_vectors.errors import (
     AccessDeniedError,
+    AuditError,
     DuplicateShareError,
     IdentityRequestError,
     IdentityTokenRejectedError,
@@ -89,7 +92,7 @@ def status_for(exc: BaseException) -> int:
         return 409
     if isinstance(exc, RateLimitedError):
         return 429
-    if isinstance(exc, PermissionServiceError | StoreUnavailableError):
+    if isinstance(exc, PermissionServiceError | StoreUnavailableError | AuditError):
         return 503
     if isinstance(exc, ResourceNotFoundError):
         return 404
@@ -126,6 +129,8 @@ def _retry_after(exc: BaseException) -> str:
 def _detail(exc: BaseException, status: int) -> str:
     if isinstance(exc, StoreUnavailableError):
         return _STORE_UNAVAILABLE
+    if isinstance(exc, AuditError):
+        return "The audit trail is unavailable, so the read was refused; retry later"
     if status == 429:
         return _RATE_LIMITED
     if status == 401:

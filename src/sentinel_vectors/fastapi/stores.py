@@ -24,6 +24,7 @@ The request's ``RequestAuth`` comes from the SDK: by default from
 """
 
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Final
 
@@ -33,6 +34,7 @@ from sentinel_auth.dependencies import get_current_user, get_request_auth_factor
 from sentinel_auth.types import AuthenticatedUser
 from starlette.datastructures import State
 
+from sentinel_vectors import audit
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.index import ChunkIndex
@@ -68,14 +70,36 @@ class VectorStores:
             if you use the ``Sentinel`` class). The default auth dependency builds each
             request's ``RequestAuth`` with it, and the resource lifecycle registers and
             deregisters resources through it.
+        audit: where the audit events of the stores' calls go, as one setting:
+            ``"logging"``, ``"jsonl:<path>"``, ``"otel"``, comma-separated, plus
+            ``"fail-closed"`` (see :func:`sentinel_vectors.audit.parse_setting`), or an
+            :class:`~sentinel_vectors.audit.Auditor`. ``None``: the process's auditor
+            (logging by default). Either way every event carries the request id (the
+            app's ``request.state.request_id``, else the ``X-Request-ID`` header, else a
+            new one). Call :meth:`close` in the lifespan's shutdown to flush it.
     """
 
-    def __init__(self, permissions: PermissionClient | None = None) -> None:
+    def __init__(
+        self,
+        permissions: PermissionClient | None = None,
+        *,
+        audit: str | audit.Auditor | None = None,
+    ) -> None:
         self.permissions = permissions
+        self.auditor = _audit_setting(audit)
         self._backends: dict[str, StoreBackend[Any]] = {}
 
     def __repr__(self) -> str:
         return f"VectorStores({sorted(self._backends)})"
+
+    def close(self) -> None:
+        """Deliver the audit events still queued and close this app's auditor (if any)."""
+        if self.auditor is not None:
+            self.auditor.close()
+
+    def bind(self, request: Request, auth: AuthContext) -> str:
+        """Tie ``auth`` to this app's auditor and the request's id; returns the id."""
+        return audit.bind_request(auth, self.auditor, request_id_of(request))
 
     def __contains__(self, name: object) -> bool:
         return name in self._backends
@@ -176,6 +200,32 @@ class VectorStores:
         return warnings
 
 
+_REQUEST_ID_HEADER = "x-request-id"
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id for audit events.
+
+    The app's own (``request.state.request_id``, set by a request-id middleware), else
+    the ``X-Request-ID`` header when it is a short printable token, else a new UUID
+    (kept on ``request.state.request_id`` so the app can log the same id).
+    """
+    state_id = getattr(request.state, "request_id", None)
+    if isinstance(state_id, str) and state_id:
+        return state_id
+    given = request.headers.get(_REQUEST_ID_HEADER, "")
+    if 0 < len(given) <= 128 and given.isprintable() and " " not in given:
+        rid = given
+    else:
+        rid = uuid.uuid4().hex
+    request.state.request_id = rid
+    return rid
+
+
+def _audit_setting(setting: str | audit.Auditor | None) -> audit.Auditor | None:
+    return audit.parse_setting(setting)
+
+
 def get_vector_stores(request: Request) -> VectorStores:
     """The :class:`VectorStores` installed on the request's app (a dependency, too)."""
     state: State = request.app.state
@@ -239,7 +289,9 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
-        return get_vector_stores(request).scoped(name, ctx)
+        stores = get_vector_stores(request)
+        stores.bind(request, ctx)
+        return stores.scoped(name, ctx)
 
     dependency.__name__ = f"scoped_store_{name}"
     return dependency
@@ -252,7 +304,9 @@ def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     _REQUESTED.add(name)
 
     def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
-        return get_vector_stores(request).index(name, ctx)
+        stores = get_vector_stores(request)
+        stores.bind(request, ctx)
+        return stores.index(name, ctx)
 
     dependency.__name__ = f"scoped_index_{name}"
     return dependency
@@ -269,7 +323,9 @@ def resource_lifecycle(
     def dependency(
         request: Request, ctx: Annotated[AuthContext, Depends(auth)]
     ) -> ResourceLifecycle:
-        return get_vector_stores(request).lifecycle(name, ctx)
+        stores = get_vector_stores(request)
+        stores.bind(request, ctx)
+        return stores.lifecycle(name, ctx)
 
     dependency.__name__ = f"resource_lifecycle_{name}"
     return dependency
