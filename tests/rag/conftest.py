@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.from_thread
 import chromadb
 import pytest
 from sentinel_auth import PermissionClient, RequestAuth
@@ -177,3 +178,113 @@ async def chroma_world(
     """The example corpus on the Chroma server."""
     async for world in _world(chroma_store, embedder, sentinel_emulator_clean):
         yield world
+
+
+# -- the framework-native stores' tests: one collection per backend per module -----------
+
+STANDARD_DIM = 6  # langchain_tests' EMBEDDING_SIZE, the fake embedder's dimension
+
+
+class Clients:
+    """One permission client per event loop: the portal's (sync tests) and the session's."""
+
+    def __init__(self, running: RunningEmulator, portal: anyio.from_thread.BlockingPortal):
+        self.running = running
+        self.portal = portal
+        self.sync: PermissionClient = running.permission_client()
+        self.async_: PermissionClient = running.permission_client()
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
+    """The loop the sync tests' permission client lives on."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        yield portal
+
+
+@pytest.fixture(scope="module")
+async def clients(
+    sentinel_emulator: RunningEmulator, portal: anyio.from_thread.BlockingPortal
+) -> AsyncIterator[Clients]:
+    """Permission clients for the portal's loop and the session loop."""
+    made = Clients(sentinel_emulator, portal)
+    yield made
+    await made.async_.close()  # type: ignore[no-untyped-call]
+    portal.call(made.sync.close)
+
+
+@pytest.fixture(scope="module")
+def chroma_backend(chroma_client: Any) -> Iterator[Any]:
+    """One cosine collection on the session's Chroma server for the module."""
+    from sentinel_vectors_chroma import ChromaBackend
+
+    name = f"lc-std-{uuid.uuid4().hex[:10]}"
+    collection = chroma_client.create_collection(
+        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    yield ChromaBackend(collection, resource_type="document")
+    chroma_client.delete_collection(name)
+
+
+@pytest.fixture(scope="module")
+async def qdrant_backend() -> AsyncIterator[Any]:
+    """One cosine collection in Qdrant's local mode for the module."""
+    from qdrant_client import AsyncQdrantClient, models
+
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+
+    client = AsyncQdrantClient(location=":memory:")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
+        await ensure_collection(
+            client, "lc", models.VectorParams(size=STANDARD_DIM, distance=models.Distance.COSINE)
+        )
+    yield QdrantBackend(client, "lc", resource_type="document")
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def pg_table(postgres_server: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """One chunk table on the session's PostgreSQL for the module, and its engine."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors_pgvector import chunk_table
+
+    engine = create_async_engine(postgres_server.sqlalchemy_url("asyncpg"))
+    table = chunk_table(f"lc_std_{uuid.uuid4().hex[:10]}", MetaData(), dim=STANDARD_DIM)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.run_sync(table.metadata.create_all)
+    yield engine, table
+    async with engine.begin() as conn:
+        await conn.run_sync(table.metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_backends(
+    pg_table: tuple[Any, Any], postgres_server: Any, portal: anyio.from_thread.BlockingPortal
+) -> Iterator[tuple[Any, Any]]:
+    """The session loop's backend, and one whose engine lives on the portal's loop."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors_pgvector import PgvectorBackend
+
+    engine, model = pg_table
+    on_portal = create_async_engine(postgres_server.sqlalchemy_url("asyncpg"))
+    yield (
+        PgvectorBackend(engine, model, resource_type="document"),
+        PgvectorBackend(on_portal, model, resource_type="document"),
+    )
+    portal.call(on_portal.dispose)
+
+
+@pytest.fixture(params=BACKENDS)
+def record_backend(request: pytest.FixtureRequest) -> Any:
+    """The module's collection on each backend in turn (the session loop's binding)."""
+    if request.param == "chroma":
+        return request.getfixturevalue("chroma_backend")
+    if request.param == "qdrant":
+        return request.getfixturevalue("qdrant_backend")
+    return request.getfixturevalue("pg_backends")[0]
