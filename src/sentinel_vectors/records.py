@@ -38,6 +38,7 @@ __all__ = [
     "RecordStore",
     "StoreRecords",
     "check_ids",
+    "cosine_similarity",
     "mmr",
     "shown_metadata",
     "stored_metadata",
@@ -99,6 +100,15 @@ class RecordStore(Protocol):
 
     async def get(self, ids: Sequence[str], *, with_embeddings: bool = False) -> list[Record]:
         """The named records the caller may view; the others are absent."""
+        ...
+
+    async def select(
+        self, filter: Filter | None = None, *, limit: int | None = None
+    ) -> list[Record]:
+        """Records the caller may view that match ``filter`` (all of them: ``None``).
+
+        ``filter`` is ANDed under the scope like a search's; at most ``limit`` records.
+        """
         ...
 
     async def delete(self, ids: Sequence[str]) -> int:
@@ -196,6 +206,14 @@ class StoreRecords(ABC):
         found = {r.id: r for r in await self._get(wanted, with_embeddings)}
         return [found[i] for i in wanted if i in found]
 
+    async def select(
+        self, filter: Filter | None = None, *, limit: int | None = None
+    ) -> list[Record]:
+        """Records the caller may view matching ``filter``, at most ``limit``."""
+        if limit is not None:
+            check_positive_int(limit, what="limit")
+        return await self._select(filter, limit)
+
     async def delete(self, ids: Sequence[str]) -> int:
         """Delete the named records the caller may edit (hidden ones are absent)."""
         wanted = list(dict.fromkeys(check_ids(list(ids))))
@@ -231,6 +249,10 @@ class StoreRecords(ABC):
         """The wrapper's get by ids."""
 
     @abstractmethod
+    async def _select(self, flt: Filter | None, limit: int | None) -> list[Record]:
+        """The wrapper's listing by filter (get / scroll)."""
+
+    @abstractmethod
     async def _delete(self, ids: list[str]) -> int:
         """The wrapper's delete by ids; how many were deleted."""
 
@@ -241,10 +263,11 @@ class StoreRecords(ABC):
         """The wrapper's top-``k`` search (distances as the backend reports them)."""
 
 
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
+    """The cosine similarity of two vectors (0 if either is zero or their lengths differ)."""
     na = math.sqrt(sum(x * x for x in a))
     nb = math.sqrt(sum(x * x for x in b))
-    if na == 0.0 or nb == 0.0:
+    if na == 0.0 or nb == 0.0 or len(a) != len(b):
         return 0.0
     return sum(x * y for x, y in zip(a, b, strict=True)) / (na * nb)
 
@@ -265,14 +288,14 @@ def mmr(
     check_positive_int(k, what="k")
     if not 0.0 <= lambda_mult <= 1.0:
         raise InvalidInputError(f"lambda_mult must be in [0, 1], got {lambda_mult!r}")
-    relevance = [_cosine(query, c) for c in candidates]
+    relevance = [cosine_similarity(query, c) for c in candidates]
     chosen: list[int] = []
     while len(chosen) < min(k, len(candidates)):
         best, best_score = -1, -math.inf
         for i, c in enumerate(candidates):
             if i in chosen:
                 continue
-            redundancy = max((_cosine(c, candidates[j]) for j in chosen), default=0.0)
+            redundancy = max((cosine_similarity(c, candidates[j]) for j in chosen), default=0.0)
             score = lambda_mult * relevance[i] - (1.0 - lambda_mult) * redundancy
             if score > best_score:
                 best, best_score = i, score

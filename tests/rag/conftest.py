@@ -22,8 +22,10 @@ from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
 from examples.rag_pipeline import Corpus, credentials, ingest, load_corpus, sign_in
+from sentinel_vectors import request_auth
 from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import StaticModelEmbedder
+from sentinel_vectors.testing import make_user
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors.testing.servers.chroma import ChromaServer
 
@@ -288,3 +290,44 @@ def record_backend(request: pytest.FixtureRequest) -> Any:
     if request.param == "qdrant":
         return request.getfixturevalue("qdrant_backend")
     return request.getfixturevalue("pg_backends")[0]
+
+
+@dataclass
+class Team:
+    """One workspace: alice and bob (editors), carol (viewer); an outsider elsewhere.
+
+    ``private`` is alice's private document, ``shared`` a workspace-visible one of hers
+    (bob may view and edit it, carol only view it), ``bobs`` bob's private document.
+    """
+
+    backend: Any
+    clients: Clients
+    workspace: uuid.UUID
+    users: dict[str, tuple[Any, str]]
+    private: uuid.UUID
+    shared: uuid.UUID
+    bobs: uuid.UUID
+
+    def auth(self, name: str) -> RequestAuth:
+        """A fresh ``RequestAuth`` of ``name`` on the session loop's permission client."""
+        user, token = self.users[name]
+        return request_auth(user, token, self.clients.async_)
+
+
+@pytest.fixture
+def team(record_backend: Any, clients: Clients) -> Team:
+    """A fresh workspace on the backend's shared collection."""
+    running = clients.running
+    ws = uuid.uuid4()
+    users = {
+        "alice": make_user(running.keys, workspace_id=ws, role="editor"),
+        "bob": make_user(running.keys, workspace_id=ws, role="editor"),
+        "carol": make_user(running.keys, workspace_id=ws, role="viewer"),
+        "outsider": make_user(running.keys, workspace_id=uuid.uuid4(), role="admin"),
+    }
+    private, shared, bobs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    alice, bob = users["alice"][0].user_id, users["bob"][0].user_id
+    running.emulator.register("document", private, ws, alice, "private")
+    running.emulator.register("document", shared, ws, alice, "workspace")
+    running.emulator.register("document", bobs, ws, bob, "private")
+    return Team(record_backend, clients, ws, users, private, shared, bobs)

@@ -15,7 +15,6 @@ the caller may not edit (invariant 4), and tell nothing about the ones it may no
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -23,61 +22,22 @@ from langchain_core.documents import Document
 from langchain_core.indexing import InMemoryRecordManager, aindex
 from langchain_tests.integration_tests import VectorStoreIntegrationTests
 
-from sentinel_vectors import request_auth
 from sentinel_vectors.errors import (
     AccessDeniedError,
     InvalidInputError,
     MissingResourceError,
     ReservedKeyError,
 )
-from sentinel_vectors.testing import make_user
 from sentinel_vectors_langchain import SentinelVectorStore
-from tests.rag.conftest import Clients
+from tests.rag.conftest import Team
 
 
-@dataclass
-class Team:
-    """One workspace: alice and bob (editors), carol (viewer); an outsider elsewhere.
-
-    ``private`` is alice's private document, ``shared`` a workspace-visible one of hers
-    (bob may view and edit it, carol only view it), ``bobs`` bob's private document.
-    """
-
-    backend: Any
-    clients: Clients
-    workspace: uuid.UUID
-    users: dict[str, tuple[Any, str]]
-    private: uuid.UUID
-    shared: uuid.UUID
-    bobs: uuid.UUID
-
-    def store(self, name: str, **options: Any) -> SentinelVectorStore:
-        """``name``'s scoped store (async methods)."""
-        user, token = self.users[name]
-        auth = request_auth(user, token, self.clients.async_)
-        embeddings = VectorStoreIntegrationTests.get_embeddings()
-        return SentinelVectorStore.from_backend(
-            self.backend, auth, embeddings=embeddings, **options
-        )
-
-
-@pytest.fixture
-def team(record_backend: Any, clients: Clients) -> Team:
-    """A fresh workspace on the backend's shared collection."""
-    running = clients.running
-    ws = uuid.uuid4()
-    users = {
-        "alice": make_user(running.keys, workspace_id=ws, role="editor"),
-        "bob": make_user(running.keys, workspace_id=ws, role="editor"),
-        "carol": make_user(running.keys, workspace_id=ws, role="viewer"),
-        "outsider": make_user(running.keys, workspace_id=uuid.uuid4(), role="admin"),
-    }
-    private, shared, bobs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    alice, bob = users["alice"][0].user_id, users["bob"][0].user_id
-    running.emulator.register("document", private, ws, alice, "private")
-    running.emulator.register("document", shared, ws, alice, "workspace")
-    running.emulator.register("document", bobs, ws, bob, "private")
-    return Team(record_backend, clients, ws, users, private, shared, bobs)
+def lc_store(team: Team, name: str, **options: Any) -> SentinelVectorStore:
+    """``name``'s scoped LangChain store (async methods)."""
+    embeddings = VectorStoreIntegrationTests.get_embeddings()
+    return SentinelVectorStore.from_backend(
+        team.backend, team.auth(name), embeddings=embeddings, **options
+    )
 
 
 def _doc(text: str, resource: uuid.UUID, source: str, **meta: Any) -> Document:
@@ -93,7 +53,7 @@ async def _alices_records(team: Team, manager: InMemoryRecordManager) -> list[st
         _doc("alice shared", team.shared, "s.txt"),
     ]
     result = await aindex(
-        docs, manager, team.store("alice"), cleanup="full", source_id_key="source"
+        docs, manager, lc_store(team, "alice"), cleanup="full", source_id_key="source"
     )
     assert result["num_added"] == 2
     return await manager.alist_keys()
@@ -108,7 +68,7 @@ async def test_invariant_4_index_full_cleanup_never_deletes_hidden_records(team:
     alices = await _alices_records(team, manager)
     private_ids = [
         d.id
-        for d in await team.store("alice").aget_by_ids(alices)
+        for d in await lc_store(team, "alice").aget_by_ids(alices)
         if d.metadata["resource_id"] == str(team.private)
     ]
     await manager.adelete_keys([k for k in alices if k not in private_ids])
@@ -116,11 +76,11 @@ async def test_invariant_4_index_full_cleanup_never_deletes_hidden_records(team:
     await aindex(
         [_doc("bob's", team.bobs, "b.txt")],
         manager,
-        team.store("bob"),
+        lc_store(team, "bob"),
         cleanup="full",
         source_id_key="source",
     )
-    left = await team.store("alice").aget_by_ids(private_ids)
+    left = await lc_store(team, "alice").aget_by_ids(private_ids)
     assert [d.page_content for d in left] == ["alice private"]
 
 
@@ -132,18 +92,20 @@ async def test_invariant_4_index_incremental_cleanup_never_deletes_hidden_record
     manager = InMemoryRecordManager("shared-namespace")
     await manager.acreate_schema()
     docs = [_doc("alice private", team.private, "a.txt")]
-    await aindex(docs, manager, team.store("alice"), cleanup="incremental", source_id_key="source")
+    await aindex(
+        docs, manager, lc_store(team, "alice"), cleanup="incremental", source_id_key="source"
+    )
     before = await manager.alist_keys(group_ids=["a.txt"])
     assert len(before) == 1
 
     await aindex(
         [_doc("bob rewrites a.txt", team.bobs, "a.txt")],
         manager,
-        team.store("bob"),
+        lc_store(team, "bob"),
         cleanup="incremental",
         source_id_key="source",
     )
-    left = await team.store("alice").aget_by_ids(before)
+    left = await lc_store(team, "alice").aget_by_ids(before)
     assert [d.page_content for d in left] == ["alice private"]
 
 
@@ -154,8 +116,8 @@ async def test_invariant_4_index_cleanup_of_viewable_records_is_refused(team: Te
     await manager.acreate_schema()
     alices = await _alices_records(team, manager)
     with pytest.raises(AccessDeniedError):
-        await aindex([], manager, team.store("carol"), cleanup="full")
-    assert len(await team.store("alice").aget_by_ids(alices)) == 2
+        await aindex([], manager, lc_store(team, "carol"), cleanup="full")
+    assert len(await lc_store(team, "alice").aget_by_ids(alices)) == 2
 
 
 @pytest.mark.invariant(3)
@@ -166,16 +128,16 @@ async def test_invariant_3_index_cleanup_from_another_workspace_reaches_nothing(
     manager = InMemoryRecordManager("shared-namespace")
     await manager.acreate_schema()
     alices = await _alices_records(team, manager)
-    await aindex([], manager, team.store("outsider"), cleanup="full")
-    assert len(await team.store("alice").aget_by_ids(alices)) == 2
+    await aindex([], manager, lc_store(team, "outsider"), cleanup="full")
+    assert len(await lc_store(team, "alice").aget_by_ids(alices)) == 2
 
 
 @pytest.mark.invariant(9)
 async def test_invariant_9_hidden_records_are_absent_to_reads_and_deletes(team: Team) -> None:
     """Bob cannot find, get, MMR-select or delete alice's private record, and cannot tell."""
-    alice = team.store("alice")
+    alice = lc_store(team, "alice")
     (rid,) = await alice.aadd_documents([_doc("salary bands 2026", team.private, "p")])
-    bob = team.store("bob")
+    bob = lc_store(team, "bob")
     assert await bob.aget_by_ids([rid]) == []
     assert await bob.asimilarity_search("salary bands 2026", k=5) == []
     assert await bob.amax_marginal_relevance_search("salary bands 2026", k=2) == []
@@ -186,7 +148,7 @@ async def test_invariant_9_hidden_records_are_absent_to_reads_and_deletes(team: 
 @pytest.mark.invariant(8)
 async def test_invariant_8_missing_resource_is_refused_nothing_written(team: Team) -> None:
     """A document without a resource id is a MissingResourceError; nothing is written."""
-    alice = team.store("alice")
+    alice = lc_store(team, "alice")
     docs = [_doc("ok", team.private, "x"), Document(page_content="orphan", id="orphan")]
     with pytest.raises(MissingResourceError, match="resource_id"):
         await alice.aadd_documents(docs, ids=["kept-out", "orphan"])
@@ -196,10 +158,10 @@ async def test_invariant_8_missing_resource_is_refused_nothing_written(team: Tea
 @pytest.mark.invariant(4)
 async def test_invariant_4_squatting_another_users_id_is_refused(team: Team) -> None:
     """Bob writing under the id of alice's hidden record changes nothing of it."""
-    (rid,) = await team.store("alice").aadd_documents([_doc("mine", team.private, "p")])
+    (rid,) = await lc_store(team, "alice").aadd_documents([_doc("mine", team.private, "p")])
     with pytest.raises((AccessDeniedError, InvalidInputError)):
-        await team.store("bob").aadd_documents([_doc("yours now", team.bobs, "b")], ids=[rid])
-    (doc,) = await team.store("alice").aget_by_ids([rid])
+        await lc_store(team, "bob").aadd_documents([_doc("yours now", team.bobs, "b")], ids=[rid])
+    (doc,) = await lc_store(team, "alice").aget_by_ids([rid])
     assert doc.page_content == "mine"
 
 
@@ -214,7 +176,7 @@ async def test_invariant_4_squatting_another_users_id_is_refused(team: Team) -> 
 )
 async def test_filters_on_tenancy_keys_are_refused(team: Team, flt: dict[str, Any]) -> None:
     """LangChain filter dicts may not name a tenancy key, even inside $or."""
-    store = team.store("alice")
+    store = lc_store(team, "alice")
     with pytest.raises(ReservedKeyError):
         await store.asimilarity_search("x", k=1, filter=flt)
     with pytest.raises(ReservedKeyError):
@@ -223,7 +185,7 @@ async def test_filters_on_tenancy_keys_are_refused(team: Team, flt: dict[str, An
 
 async def test_filter_mmr_scores_and_retriever(team: Team) -> None:
     """Filters narrow within the scope; MMR, relevance scores and as_retriever work."""
-    alice = team.store("alice")
+    alice = lc_store(team, "alice")
     await alice.aadd_documents(
         [
             _doc("refund policy", team.private, "p", topic="billing"),
@@ -231,7 +193,7 @@ async def test_filter_mmr_scores_and_retriever(team: Team) -> None:
             _doc("office plants", team.shared, "s", topic="office"),
         ]
     )
-    bob = team.store("bob")  # sees only the shared document (and his own, none yet)
+    bob = lc_store(team, "bob")  # sees only the shared document (and his own, none yet)
     got = await bob.asimilarity_search("refund", k=5, filter={"topic": "billing"})
     assert [d.page_content for d in got] == ["refund window"]
     got = await alice.asimilarity_search("refund", k=5, filter={"topic": {"$in": ["billing"]}})
@@ -257,7 +219,7 @@ async def test_filter_mmr_scores_and_retriever(team: Team) -> None:
 
 async def test_delete_without_ids_and_unknown_options_are_refused(team: Team) -> None:
     """A scoped store deletes what it names; unknown search options are errors."""
-    store = team.store("alice")
+    store = lc_store(team, "alice")
     with pytest.raises(InvalidInputError, match="needs ids"):
         await store.adelete()
     with pytest.raises(InvalidInputError, match="unsupported"):

@@ -51,6 +51,17 @@ class ChromaRecords(StoreRecords):
             for i, rid in enumerate(res["ids"])
         ]
 
+    async def _select(self, flt: F.Filter | None, limit: int | None) -> list[Record]:
+        res = await self.store.get(where=flt, limit=limit, include=["documents", "metadatas"])
+        return [
+            Record(
+                id=str(rid),
+                text=res["documents"][i] or "",
+                metadata=dict(res["metadatas"][i] or {}),
+            )
+            for i, rid in enumerate(res["ids"])
+        ]
+
     async def _delete(self, ids: list[str]) -> int:
         res = await self.store.delete(ids=ids)
         return int(res["deleted"])

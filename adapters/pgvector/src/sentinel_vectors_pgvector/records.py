@@ -44,6 +44,10 @@ class PgvectorRecords(StoreRecords):
             for r in found
         ]
 
+    async def _select(self, flt: F.Filter | None, limit: int | None) -> list[Record]:
+        found = await self.store.get(filter=flt, limit=limit)
+        return [Record(id=r.id, text=r.document or "", metadata=dict(r.metadata)) for r in found]
+
     async def _delete(self, ids: list[str]) -> int:
         return await self.store.delete(ids)
 

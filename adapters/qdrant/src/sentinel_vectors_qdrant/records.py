@@ -28,6 +28,8 @@ __all__ = ["RECORD_ID_KEY", "QdrantRecords"]
 RECORD_ID_KEY = "sentinel_record_id"
 """Payload key of a record id that is not a valid Qdrant point id (kept as written)."""
 
+_PAGE = 256  # points per scroll page when listing by filter
+
 # Fixed namespace of point ids derived from record ids; changing it orphans stored points.
 _NAMESPACE = uuid.UUID("0d6f3a52-8c1e-4b7a-9f35-2e4c6a8b1d07")
 
@@ -100,6 +102,19 @@ class QdrantRecords(StoreRecords):
             with_vectors=self._with_vectors(with_embeddings),
         )
         return [self._record(p, None) for p in found]
+
+    async def _select(self, flt: F.Filter | None, limit: int | None) -> list[Record]:
+        out: list[Record] = []
+        offset: Any = None
+        while limit is None or len(out) < limit:
+            page = _PAGE if limit is None else min(_PAGE, limit - len(out))
+            points, offset = await self.client.scroll(
+                self.collection_name, scroll_filter=flt, limit=page, offset=offset
+            )
+            out.extend(self._record(p, None) for p in points)
+            if offset is None:
+                break
+        return out
 
     async def _delete(self, ids: list[str]) -> int:
         pids: list[int | str | uuid.UUID] = [point_id(i) for i in ids]
