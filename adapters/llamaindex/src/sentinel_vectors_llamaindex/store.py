@@ -65,8 +65,9 @@ _COMPARE: dict[FilterOperator, Callable[[str, Any], F.Filter]] = {
 }
 
 
-def to_filter(filters: MetadataFilters | None) -> F.Filter | None:
-    """LlamaIndex ``MetadataFilters`` as a neutral filter (``None`` stays ``None``).
+def to_filter(filters: MetadataFilters | F.Filter | None) -> F.Filter | None:
+    """LlamaIndex ``MetadataFilters`` as a neutral filter (``None`` and neutral
+    :mod:`sentinel_vectors.filters` nodes pass through).
 
     ``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``in``, ``nin``, nested filters and the
     ``and`` / ``or`` / ``not`` conditions are supported; other operators (text match,
@@ -75,6 +76,8 @@ def to_filter(filters: MetadataFilters | None) -> F.Filter | None:
     """
     if filters is None:
         return None
+    if isinstance(filters, F.Comparison | F.Membership | F.And | F.Or | F.Not):
+        return filters
     if not isinstance(filters, MetadataFilters):
         raise FilterError(f"filters must be MetadataFilters, got {type(filters).__name__}")
     items: list[F.Filter] = []
@@ -225,7 +228,7 @@ class SentinelVectorStore(BasePydanticVectorStore):
     async def adelete_nodes(
         self,
         node_ids: list[str] | None = None,
-        filters: MetadataFilters | None = None,
+        filters: MetadataFilters | F.Filter | None = None,
         **delete_kwargs: Any,
     ) -> None:
         """Delete the named nodes (and/or those matching ``filters``) the caller may view.
@@ -241,7 +244,7 @@ class SentinelVectorStore(BasePydanticVectorStore):
     def delete_nodes(
         self,
         node_ids: list[str] | None = None,
-        filters: MetadataFilters | None = None,
+        filters: MetadataFilters | F.Filter | None = None,
         **delete_kwargs: Any,
     ) -> None:
         """Sync :meth:`adelete_nodes`."""
@@ -261,13 +264,13 @@ class SentinelVectorStore(BasePydanticVectorStore):
     # -- reads ------------------------------------------------------------------------
 
     async def aget_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | F.Filter | None = None
     ) -> list[BaseNode]:
         """The named nodes (and/or those matching ``filters``) the caller may view."""
         return [self._node(r) for r in await self._find(node_ids, filters)]
 
     def get_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self, node_ids: list[str] | None = None, filters: MetadataFilters | F.Filter | None = None
     ) -> list[BaseNode]:
         """Sync :meth:`aget_nodes`."""
         return self._blocking(lambda: self.aget_nodes(node_ids, filters))
@@ -322,7 +325,7 @@ class SentinelVectorStore(BasePydanticVectorStore):
     # -- helpers ----------------------------------------------------------------------
 
     async def _find(
-        self, node_ids: list[str] | None, filters: MetadataFilters | None
+        self, node_ids: list[str] | None, filters: MetadataFilters | F.Filter | None
     ) -> list[Record]:
         flt = to_filter(filters)
         if node_ids is None:
