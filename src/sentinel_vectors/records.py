@@ -120,6 +120,15 @@ class RecordStore(Protocol):
         """
         ...
 
+    async def delete_where(self, filter: Filter) -> None:
+        """Delete the records matching ``filter`` that the caller may edit.
+
+        The others are left alone, silently: the filter is caller-writable metadata, so a
+        record someone else tagged alike is not the caller's to delete, nor a reason to
+        refuse. ``filter`` is ANDed under the scope's edit constraint.
+        """
+        ...
+
     async def search(
         self,
         embedding: Sequence[float],
@@ -221,6 +230,12 @@ class StoreRecords(ABC):
             return 0
         return await self._delete(wanted)
 
+    async def delete_where(self, filter: Filter) -> None:
+        """Delete the records matching ``filter`` that the caller may edit (others stay)."""
+        if filter is None:
+            raise InvalidInputError("delete_where() needs a filter")
+        await self._delete_where(filter)
+
     async def search(
         self,
         embedding: Sequence[float],
@@ -255,6 +270,10 @@ class StoreRecords(ABC):
     @abstractmethod
     async def _delete(self, ids: list[str]) -> int:
         """The wrapper's delete by ids; how many were deleted."""
+
+    @abstractmethod
+    async def _delete_where(self, flt: Filter) -> None:
+        """The wrapper's delete by filter (editable records only)."""
 
     @abstractmethod
     async def _search(

@@ -297,7 +297,8 @@ class Team:
     """One workspace: alice and bob (editors), carol (viewer); an outsider elsewhere.
 
     ``private`` is alice's private document, ``shared`` a workspace-visible one of hers
-    (bob may view and edit it, carol only view it), ``bobs`` bob's private document.
+    (bob may view and edit it, carol only view it), ``bobs`` bob's private document,
+    ``bobs_open`` a workspace-visible one of bob's, ``carols`` carol's private one.
     """
 
     backend: Any
@@ -307,6 +308,8 @@ class Team:
     private: uuid.UUID
     shared: uuid.UUID
     bobs: uuid.UUID
+    bobs_open: uuid.UUID
+    carols: uuid.UUID
 
     def auth(self, name: str) -> RequestAuth:
         """A fresh ``RequestAuth`` of ``name`` on the session loop's permission client."""
@@ -330,4 +333,7 @@ def team(record_backend: Any, clients: Clients) -> Team:
     running.emulator.register("document", private, ws, alice, "private")
     running.emulator.register("document", shared, ws, alice, "workspace")
     running.emulator.register("document", bobs, ws, bob, "private")
-    return Team(record_backend, clients, ws, users, private, shared, bobs)
+    bobs_open, carols = uuid.uuid4(), uuid.uuid4()
+    running.emulator.register("document", bobs_open, ws, bob, "workspace")
+    running.emulator.register("document", carols, ws, users["carol"][0].user_id, "private")
+    return Team(record_backend, clients, ws, users, private, shared, bobs, bobs_open, carols)

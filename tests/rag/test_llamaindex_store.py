@@ -19,6 +19,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.llms import MockLLM
 from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import (
     FilterCondition,
     MetadataFilter,
@@ -127,21 +128,48 @@ def _eq(key: str, value: Any) -> MetadataFilters:
 
 @pytest.mark.invariant(4)
 async def test_invariant_4_delete_by_ref_doc_reaches_only_editable_nodes(team: Team) -> None:
-    """Bob cannot delete alice's private document (absent to him); carol (viewer) is
-    refused on the shared one, nothing deleted; alice deletes hers completely."""
+    """Bob cannot delete alice's private document (absent to him); carol (viewer) deletes
+    nothing of the shared one; alice deletes hers completely; named nodes are all or
+    nothing."""
     private, shared = await _alice_ingests(team)
     alice = li_store(team, "alice")
     await li_store(team, "bob").adelete(private.doc_id)
     await li_store(team, "bob").adelete_nodes(filters=_eq("topic", "hr"))
     assert len(await alice.aget_nodes(filters=_eq("ref_doc_id", private.doc_id))) == 1
+    carol = li_store(team, "carol")
+    await carol.adelete(shared.doc_id)
+    await carol.adelete_nodes(filters=_eq("topic", "billing"))
+    (node,) = await alice.aget_nodes(filters=_eq("ref_doc_id", shared.doc_id))
     with pytest.raises(AccessDeniedError):
-        await li_store(team, "carol").adelete(shared.doc_id)
-    assert len(await alice.aget_nodes(filters=_eq("ref_doc_id", shared.doc_id))) == 1
+        await carol.adelete_nodes(node_ids=[node.node_id])
+    assert len(await alice.aget_nodes(node_ids=[node.node_id])) == 1
     await alice.adelete(private.doc_id)
     assert await alice.aget_nodes(filters=_eq("ref_doc_id", private.doc_id)) == []
-    (node,) = await alice.aget_nodes(filters=_eq("ref_doc_id", shared.doc_id))
     await alice.adelete_nodes(node_ids=[node.node_id])
     assert await alice.aget_nodes(node_ids=[node.node_id]) == []
+
+
+@pytest.mark.invariant(4)
+async def test_invariant_4_a_lookalike_ref_doc_neither_blocks_nor_widens_a_delete(
+    team: Team,
+) -> None:
+    """Bob tags a node of his with carol's document id (ref_doc_id is ordinary metadata):
+    carol's delete of her document removes her nodes, leaves his, and is not refused."""
+    carol = li_store(team, "carol")
+    theirs = _document("Carol's notes.", team.carols)
+    index = VectorStoreIndex.from_vector_store(carol, embed_model=MODEL)
+    await index.ainsert(theirs)
+    lookalike = TextNode(
+        text="Bob's lookalike.",
+        embedding=MODEL.get_text_embedding("x"),
+        metadata={"resource_id": str(team.bobs_open)},
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=theirs.doc_id)},
+    )
+    await li_store(team, "bob").async_add([lookalike])
+    assert len(await carol.aget_nodes(filters=_eq("ref_doc_id", theirs.doc_id))) == 2
+    await carol.adelete(theirs.doc_id)
+    left = await carol.aget_nodes(filters=_eq("ref_doc_id", theirs.doc_id))
+    assert [n.node_id for n in left] == [lookalike.node_id]
 
 
 async def test_filters_mmr_and_refusals(team: Team) -> None:

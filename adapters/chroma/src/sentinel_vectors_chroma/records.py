@@ -66,6 +66,9 @@ class ChromaRecords(StoreRecords):
         res = await self.store.delete(ids=ids)
         return int(res["deleted"])
 
+    async def _delete_where(self, flt: F.Filter) -> None:
+        await self.store.delete(where=flt)
+
     async def _search(
         self, embedding: list[float], k: int, flt: F.Filter | None, with_embeddings: bool
     ) -> list[Record]:

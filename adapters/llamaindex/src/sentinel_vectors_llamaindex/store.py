@@ -212,14 +212,15 @@ class SentinelVectorStore(BasePydanticVectorStore):
         return self._blocking(lambda: self.async_add(nodes, **kwargs))
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
-        """Delete every node of source document ``ref_doc_id`` that the caller may view.
+        """Delete the nodes of source document ``ref_doc_id`` that the caller may edit.
 
-        All or nothing: if one of them is not editable by the caller,
-        :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted.
-        Nodes the caller may not view are absent and stay.
+        ``ref_doc_id`` is ordinary metadata, which anyone writing a node can set: nodes
+        the caller may not edit (someone else's, tagged alike) are left alone, and nodes
+        it may not view are absent. Deleting what is not there is a no-op.
         """
-        found = await self._records.select(F.eq(REF_DOC_KEY, ref_doc_id))
-        await self._records.delete([r.id for r in found])
+        if not isinstance(ref_doc_id, str) or not ref_doc_id:
+            raise InvalidInputError("ref_doc_id must be a non-empty string")
+        await self._records.delete_where(F.eq(REF_DOC_KEY, ref_doc_id))
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Sync :meth:`adelete`."""
@@ -231,13 +232,20 @@ class SentinelVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | F.Filter | None = None,
         **delete_kwargs: Any,
     ) -> None:
-        """Delete the named nodes (and/or those matching ``filters``) the caller may view.
+        """Delete the named nodes, or those matching ``filters``, that the caller may edit.
 
-        As :meth:`adelete`: hidden nodes are absent, a viewable one the caller may not
-        edit stops the delete. At least one of ``node_ids`` and ``filters`` is needed.
+        Named nodes are all or nothing: one the caller may view but not edit raises
+        :class:`~sentinel_vectors.errors.AccessDeniedError` and nothing is deleted; named
+        nodes it may not view are absent. ``filters`` alone delete the matching nodes the
+        caller may edit and leave the others. With both, the named nodes that match.
         """
         if node_ids is None and filters is None:
             raise InvalidInputError("delete_nodes() needs node_ids or filters")
+        if node_ids is None:
+            flt = to_filter(filters)
+            if flt is not None:
+                await self._records.delete_where(flt)
+            return
         found = await self._find(node_ids, filters)
         await self._records.delete([r.id for r in found])
 

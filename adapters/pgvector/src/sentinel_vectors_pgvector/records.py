@@ -51,6 +51,9 @@ class PgvectorRecords(StoreRecords):
     async def _delete(self, ids: list[str]) -> int:
         return await self.store.delete(ids)
 
+    async def _delete_where(self, flt: F.Filter) -> None:
+        await self.store.delete(filter=flt)
+
     async def _search(
         self, embedding: list[float], k: int, flt: F.Filter | None, with_embeddings: bool
     ) -> list[Record]:

@@ -123,6 +123,9 @@ class QdrantRecords(StoreRecords):
         await self.client.delete(self.collection_name, models.PointIdsList(points=pids))
         return len(seen)
 
+    async def _delete_where(self, flt: F.Filter) -> None:
+        await self.client.delete(self.collection_name, flt)
+
     async def _search(
         self, embedding: list[float], k: int, flt: F.Filter | None, with_embeddings: bool
     ) -> list[Record]:
