@@ -2,7 +2,8 @@
 
 Two companies (``examples/data``) keep documents on the same topics (refunds, security
 incidents, salaries, plans) in one vector collection. For each question of the corpus
-this script retrieves through the LangChain ``ScopedRetriever`` of the asking user,
+this script ingests each document through its owner's LangChain ``SentinelVectorStore``,
+retrieves through the LangChain ``ScopedRetriever`` of the asking user,
 assembles a prompt with numbered citations, answers it, and prints next to it what an
 unscoped retriever (the same collection queried natively) would have put into the
 prompt: other workspaces' documents and private ones nobody shared.
@@ -41,12 +42,12 @@ from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
 from sentinel_vectors import request_auth
-from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import Embeddings, StaticModelEmbedder
-from sentinel_vectors.index import Chunk
-from sentinel_vectors.lifecycle import ResourceLifecycle, SentinelRegistry
+from sentinel_vectors.index import CHUNK_INDEX_KEY, CHUNK_OF_KEY, chunk_id
+from sentinel_vectors.lifecycle import SentinelRegistry
+from sentinel_vectors.records import RecordBackend
 from sentinel_vectors.testing import RunningEmulator, make_user, run_emulator
-from sentinel_vectors_langchain import ScopedRetriever
+from sentinel_vectors_langchain import ScopedRetriever, SentinelVectorStore
 
 DATA = Path(__file__).resolve().parent / "data"
 RESOURCE_TYPE = "document"
@@ -168,26 +169,43 @@ def sign_in(
 
 async def ingest(
     corpus: Corpus,
-    backend: StoreBackend[Any],
+    backend: RecordBackend,
     embeddings: Embeddings,
     running: RunningEmulator,
     permissions: PermissionClient,
 ) -> int:
-    """Index every document as its owner (registering it with Sentinel), then share.
+    """Index every document as its owner through the owner's LangChain vector store.
 
-    Shares are made on the emulator, as a user would in the identity service's UI.
-    Returns how many chunks were written.
+    Each document is registered with Sentinel first (so the store lets its owner write
+    it), then its paragraphs go in as LangChain ``Document`` objects through
+    :class:`SentinelVectorStore` (ids ``"<document id>:<n>"``, the document's id in the
+    metadata). Shares are made on the emulator, as a user would in the identity
+    service's UI. Returns how many chunks were written.
     """
     written = 0
     for doc in corpus.documents:
         owner = sign_in(corpus, doc.owner, running, permissions)
-        index = backend.index(owner)
-        lifecycle = ResourceLifecycle(index, SentinelRegistry(permissions, index.scope))
+        store = SentinelVectorStore.from_backend(backend, owner, embeddings=embeddings)
+        await SentinelRegistry(permissions, store.records.scope).register(
+            doc.resource_id, doc.visibility
+        )
         texts = doc.paragraphs()
-        vectors = embeddings.embed_documents(texts)
-        chunks = [Chunk(t, v, {"title": doc.title}) for t, v in zip(texts, vectors, strict=True)]
-        result = await lifecycle.index_resource(doc.resource_id, chunks, visibility=doc.visibility)
-        written += result.chunks
+        ids = await store.aadd_documents(
+            [
+                Document(
+                    page_content=text,
+                    metadata={
+                        "resource_id": doc.resource_id,
+                        "title": doc.title,
+                        CHUNK_OF_KEY: doc.resource_id,
+                        CHUNK_INDEX_KEY: i,
+                    },
+                )
+                for i, text in enumerate(texts)
+            ],
+            ids=[chunk_id(doc.resource_id, i) for i in range(len(texts))],
+        )
+        written += len(ids)
         for grantee in doc.shared_with:
             running.emulator.share(
                 RESOURCE_TYPE,

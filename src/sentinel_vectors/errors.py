@@ -21,6 +21,7 @@ __all__ = [
     "IdentityTokenRejectedError",
     "InvalidInputError",
     "MissingAuthError",
+    "MissingResourceError",
     "PermissionServiceError",
     "RateLimitedError",
     "ReservedKeyError",
@@ -94,6 +95,15 @@ class ReservedKeyError(InvalidInputError):
     ``workspace_id``, ``owner_id`` and the resource key are stamped from the scope.
     Filters may not name them (the scope already constrains them); metadata may carry
     them only with the values the scope would stamp.
+    """
+
+
+class MissingResourceError(InvalidInputError):
+    """A record to write names no resource (its metadata lacks the resource key).
+
+    Raised by the framework-native vector stores before anything is written: every
+    record belongs to a Sentinel resource, taken from the document's metadata (or the
+    store's ``resource_id``), never guessed.
     """
 
 

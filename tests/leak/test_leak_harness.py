@@ -34,11 +34,17 @@ LEAK_EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "200"))
 __all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_local"]
 
 
-def run_examples[T](strategy: st.SearchStrategy[T], run: Callable[[T], Awaitable[None]]) -> None:
-    """Run ``run`` on ``LEAK_EXAMPLES`` examples of ``strategy``, each in a fresh event loop."""
+def run_examples[T](
+    strategy: st.SearchStrategy[T],
+    run: Callable[[T], Awaitable[None]],
+    *,
+    max_examples: int | None = None,
+) -> None:
+    """Run ``run`` on ``max_examples`` (default ``LEAK_EXAMPLES``) examples of ``strategy``,
+    each in a fresh event loop."""
 
     @settings(
-        max_examples=LEAK_EXAMPLES,
+        max_examples=LEAK_EXAMPLES if max_examples is None else max_examples,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

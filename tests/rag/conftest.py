@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.from_thread
 import chromadb
 import pytest
 from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.types import AuthenticatedUser
 
 from examples.rag_pipeline import Corpus, credentials, ingest, load_corpus, sign_in
+from sentinel_vectors import request_auth
 from sentinel_vectors.binding import StoreBackend
 from sentinel_vectors.embedders import StaticModelEmbedder
+from sentinel_vectors.testing import make_user
 from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors.testing.servers.chroma import ChromaServer
 
@@ -177,3 +180,160 @@ async def chroma_world(
     """The example corpus on the Chroma server."""
     async for world in _world(chroma_store, embedder, sentinel_emulator_clean):
         yield world
+
+
+# -- the framework-native stores' tests: one collection per backend per module -----------
+
+STANDARD_DIM = 6  # langchain_tests' EMBEDDING_SIZE, the fake embedder's dimension
+
+
+class Clients:
+    """One permission client per event loop: the portal's (sync tests) and the session's."""
+
+    def __init__(self, running: RunningEmulator, portal: anyio.from_thread.BlockingPortal):
+        self.running = running
+        self.portal = portal
+        self.sync: PermissionClient = running.permission_client()
+        self.async_: PermissionClient = running.permission_client()
+
+
+@pytest.fixture(scope="module")
+def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
+    """The loop the sync tests' permission client lives on."""
+    with anyio.from_thread.start_blocking_portal() as portal:
+        yield portal
+
+
+@pytest.fixture(scope="module")
+async def clients(
+    sentinel_emulator: RunningEmulator, portal: anyio.from_thread.BlockingPortal
+) -> AsyncIterator[Clients]:
+    """Permission clients for the portal's loop and the session loop."""
+    made = Clients(sentinel_emulator, portal)
+    yield made
+    await made.async_.close()  # type: ignore[no-untyped-call]
+    portal.call(made.sync.close)
+
+
+@pytest.fixture(scope="module")
+def chroma_backend(chroma_client: Any) -> Iterator[Any]:
+    """One cosine collection on the session's Chroma server for the module."""
+    from sentinel_vectors_chroma import ChromaBackend
+
+    name = f"lc-std-{uuid.uuid4().hex[:10]}"
+    collection = chroma_client.create_collection(
+        name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    yield ChromaBackend(collection, resource_type="document")
+    chroma_client.delete_collection(name)
+
+
+@pytest.fixture(scope="module")
+async def qdrant_backend() -> AsyncIterator[Any]:
+    """One cosine collection in Qdrant's local mode for the module."""
+    from qdrant_client import AsyncQdrantClient, models
+
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+
+    client = AsyncQdrantClient(location=":memory:")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
+        await ensure_collection(
+            client, "lc", models.VectorParams(size=STANDARD_DIM, distance=models.Distance.COSINE)
+        )
+    yield QdrantBackend(client, "lc", resource_type="document")
+    await client.close()
+
+
+@pytest.fixture(scope="module")
+async def pg_table(postgres_server: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """One chunk table on the session's PostgreSQL for the module, and its engine."""
+    from sqlalchemy import MetaData
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors_pgvector import chunk_table
+
+    engine = create_async_engine(postgres_server.sqlalchemy_url("asyncpg"))
+    table = chunk_table(f"lc_std_{uuid.uuid4().hex[:10]}", MetaData(), dim=STANDARD_DIM)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS vector")
+        await conn.run_sync(table.metadata.create_all)
+    yield engine, table
+    async with engine.begin() as conn:
+        await conn.run_sync(table.metadata.drop_all)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_backends(
+    pg_table: tuple[Any, Any], postgres_server: Any, portal: anyio.from_thread.BlockingPortal
+) -> Iterator[tuple[Any, Any]]:
+    """The session loop's backend, and one whose engine lives on the portal's loop."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from sentinel_vectors_pgvector import PgvectorBackend
+
+    engine, model = pg_table
+    on_portal = create_async_engine(postgres_server.sqlalchemy_url("asyncpg"))
+    yield (
+        PgvectorBackend(engine, model, resource_type="document"),
+        PgvectorBackend(on_portal, model, resource_type="document"),
+    )
+    portal.call(on_portal.dispose)
+
+
+@pytest.fixture(params=BACKENDS)
+def record_backend(request: pytest.FixtureRequest) -> Any:
+    """The module's collection on each backend in turn (the session loop's binding)."""
+    if request.param == "chroma":
+        return request.getfixturevalue("chroma_backend")
+    if request.param == "qdrant":
+        return request.getfixturevalue("qdrant_backend")
+    return request.getfixturevalue("pg_backends")[0]
+
+
+@dataclass
+class Team:
+    """One workspace: alice and bob (editors), carol (viewer); an outsider elsewhere.
+
+    ``private`` is alice's private document, ``shared`` a workspace-visible one of hers
+    (bob may view and edit it, carol only view it), ``bobs`` bob's private document,
+    ``bobs_open`` a workspace-visible one of bob's, ``carols`` carol's private one.
+    """
+
+    backend: Any
+    clients: Clients
+    workspace: uuid.UUID
+    users: dict[str, tuple[Any, str]]
+    private: uuid.UUID
+    shared: uuid.UUID
+    bobs: uuid.UUID
+    bobs_open: uuid.UUID
+    carols: uuid.UUID
+
+    def auth(self, name: str) -> RequestAuth:
+        """A fresh ``RequestAuth`` of ``name`` on the session loop's permission client."""
+        user, token = self.users[name]
+        return request_auth(user, token, self.clients.async_)
+
+
+@pytest.fixture
+def team(record_backend: Any, clients: Clients) -> Team:
+    """A fresh workspace on the backend's shared collection."""
+    running = clients.running
+    ws = uuid.uuid4()
+    users = {
+        "alice": make_user(running.keys, workspace_id=ws, role="editor"),
+        "bob": make_user(running.keys, workspace_id=ws, role="editor"),
+        "carol": make_user(running.keys, workspace_id=ws, role="viewer"),
+        "outsider": make_user(running.keys, workspace_id=uuid.uuid4(), role="admin"),
+    }
+    private, shared, bobs = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    alice, bob = users["alice"][0].user_id, users["bob"][0].user_id
+    running.emulator.register("document", private, ws, alice, "private")
+    running.emulator.register("document", shared, ws, alice, "workspace")
+    running.emulator.register("document", bobs, ws, bob, "private")
+    bobs_open, carols = uuid.uuid4(), uuid.uuid4()
+    running.emulator.register("document", bobs_open, ws, bob, "workspace")
+    running.emulator.register("document", carols, ws, users["carol"][0].user_id, "private")
+    return Team(record_backend, clients, ws, users, private, shared, bobs, bobs_open, carols)

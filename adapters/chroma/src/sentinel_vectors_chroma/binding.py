@@ -18,6 +18,7 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import Scope
 from sentinel_vectors_chroma.collection import ScopedCollection
+from sentinel_vectors_chroma.records import ChromaRecords
 
 __all__ = ["ChromaBackend", "ChromaChunkIndex"]
 
@@ -84,6 +85,10 @@ class ChromaBackend:
     def index(self, auth: AuthContext) -> ChromaChunkIndex:
         """The chunk index for ``auth``."""
         return ChromaChunkIndex(self.scoped(auth))
+
+    def records(self, auth: AuthContext) -> ChromaRecords:
+        """The records-by-id view for ``auth`` (the framework-native vector stores')."""
+        return ChromaRecords(self.scoped(auth))
 
 
 class ChromaChunkIndex(StoreChunkIndex):

@@ -7,9 +7,26 @@ workspace filter and Sentinel's ``accessible()`` constraint applied by the store
 ``NodeWithScore`` has the chunk id as node id, the resource id as ``ref_doc_id``, and
 ``resource_id``, ``chunk_id``, ``score`` and ``distance`` in its metadata.
 
+:class:`SentinelVectorStore` is a LlamaIndex ``BasePydanticVectorStore`` over the same
+backends (``VectorStoreIndex.from_vector_store``, ``IngestionPipeline``), reading and
+writing only within the caller's scope.
+
 FastAPI: :func:`sentinel_vectors_llamaindex.fastapi.scoped_retriever`. See ``docs/rag.md``.
 """
 
-from sentinel_vectors_llamaindex.retriever import LlamaIndexEmbeddings, ScopedRetriever, to_node
+from sentinel_vectors_llamaindex.retriever import (
+    EmbeddingModel,
+    LlamaIndexEmbeddings,
+    ScopedRetriever,
+    to_node,
+)
+from sentinel_vectors_llamaindex.store import SentinelVectorStore, to_filter
 
-__all__ = ["LlamaIndexEmbeddings", "ScopedRetriever", "to_node"]
+__all__ = [
+    "EmbeddingModel",
+    "LlamaIndexEmbeddings",
+    "ScopedRetriever",
+    "SentinelVectorStore",
+    "to_filter",
+    "to_node",
+]

@@ -17,10 +17,12 @@ from llama_index.core.schema import (
     RelatedNodeInfo,
     TextNode,
 )
+from pydantic import ConfigDict
 
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.binding import StoreBackend
-from sentinel_vectors.embedders import Embeddings, aembed_query
+from sentinel_vectors.embedders import Embeddings, aembed_documents, aembed_query
+from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.index import ChunkIndex
 from sentinel_vectors.retrieval import (
@@ -33,7 +35,7 @@ from sentinel_vectors.retrieval import (
     cosine_relevance,
 )
 
-__all__ = ["LlamaIndexEmbeddings", "ScopedRetriever", "to_node"]
+__all__ = ["EmbeddingModel", "LlamaIndexEmbeddings", "ScopedRetriever", "to_node"]
 
 _HIDDEN = sorted(INTERNAL_KEYS | {SCORE_KEY})
 
@@ -81,6 +83,44 @@ class LlamaIndexEmbeddings:
     async def aembed_query(self, text: str) -> list[float]:
         """The model's query embedding (async)."""
         return list(await self.model.aget_query_embedding(text))
+
+
+class EmbeddingModel(BaseEmbedding):
+    """An :class:`~sentinel_vectors.embedders.Embeddings` (the offline
+    ``StaticModelEmbedder``, a LangChain model, ...) as a LlamaIndex ``BaseEmbedding``,
+    for ``VectorStoreIndex(embed_model=...)`` and ingestion pipelines."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    embeddings: Any = None
+
+    def __init__(self, embeddings: Embeddings, **kwargs: Any) -> None:
+        if not isinstance(embeddings, Embeddings):
+            raise InvalidInputError(
+                f"embeddings must have embed_documents() and embed_query(), "
+                f"got {type(embeddings).__name__}"
+            )
+        fields: dict[str, Any] = {"embeddings": embeddings, "model_name": repr(embeddings)}
+        super().__init__(**fields, **kwargs)
+
+    @classmethod
+    def class_name(cls) -> str:
+        """LlamaIndex's component name."""
+        return "SentinelVectorsEmbeddingModel"
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return list(self.embeddings.embed_query(query))
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return list(self.embeddings.embed_documents([text])[0])
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return [list(v) for v in self.embeddings.embed_documents(list(texts))]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await aembed_query(self.embeddings, query)
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await aembed_documents(self.embeddings, [text]))[0]
 
 
 class ScopedRetriever(BaseRetriever):

@@ -19,6 +19,7 @@ from sentinel_vectors.index import (
     chunk_metadata,
 )
 from sentinel_vectors.scope import Scope
+from sentinel_vectors_pgvector.records import PgvectorRecords
 from sentinel_vectors_pgvector.store import ScopedVectorStore
 
 __all__ = ["PgvectorBackend", "PgvectorChunkIndex"]
@@ -103,6 +104,10 @@ class PgvectorBackend:
     def index(self, auth: AuthContext) -> PgvectorChunkIndex:
         """The chunk index for ``auth``."""
         return PgvectorChunkIndex(self.scoped(auth))
+
+    def records(self, auth: AuthContext) -> PgvectorRecords:
+        """The records-by-id view for ``auth`` (the framework-native vector stores')."""
+        return PgvectorRecords(self.scoped(auth))
 
 
 class PgvectorChunkIndex(StoreChunkIndex):

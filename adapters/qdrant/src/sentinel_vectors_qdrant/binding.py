@@ -22,6 +22,7 @@ from sentinel_vectors.index import (
 from sentinel_vectors.scope import WORKSPACE_KEY, Scope
 from sentinel_vectors_qdrant.client import ScopedQdrantClient
 from sentinel_vectors_qdrant.points import ID_KEY
+from sentinel_vectors_qdrant.records import QdrantRecords
 
 __all__ = ["QdrantBackend", "QdrantChunkIndex"]
 
@@ -141,6 +142,15 @@ class QdrantBackend:
     def index(self, auth: AuthContext) -> QdrantChunkIndex:
         """The chunk index for ``auth``."""
         return QdrantChunkIndex(
+            self.scoped(auth),
+            self.collection_name,
+            vector_name=self.vector_name,
+            distance=self.distance,
+        )
+
+    def records(self, auth: AuthContext) -> QdrantRecords:
+        """The records-by-id view for ``auth`` (the framework-native vector stores')."""
+        return QdrantRecords(
             self.scoped(auth),
             self.collection_name,
             vector_name=self.vector_name,

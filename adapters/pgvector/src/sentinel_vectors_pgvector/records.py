@@ -1,0 +1,70 @@
+"""pgvector: the neutral ``RecordStore`` (records by id) over a ``ScopedVectorStore``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sentinel_vectors import filters as F
+from sentinel_vectors.records import Record, StoreRecords
+from sentinel_vectors.scope import Scope
+from sentinel_vectors_pgvector.store import ScopedVectorStore
+
+__all__ = ["PgvectorRecords"]
+
+
+class PgvectorRecords(StoreRecords):
+    """Records of one caller in a chunk table; every call is a ``ScopedVectorStore`` call.
+
+    Texts go to the ``document`` column; distances are the store's.
+    """
+
+    def __init__(self, store: ScopedVectorStore) -> None:
+        self.store = store
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self.store.scope
+
+    async def _put(
+        self,
+        ids: list[str],
+        texts: list[str],
+        embeddings: list[list[float]],
+        metadatas: list[dict[str, Any]],
+    ) -> None:
+        await self.store.upsert(
+            ids=ids, embeddings=embeddings, metadatas=metadatas, documents=texts
+        )
+
+    async def _get(self, ids: list[str], with_embeddings: bool) -> list[Record]:
+        found = await self.store.get(ids, include_embeddings=with_embeddings)
+        return [
+            Record(id=r.id, text=r.document or "", metadata=dict(r.metadata), embedding=r.embedding)
+            for r in found
+        ]
+
+    async def _select(self, flt: F.Filter | None, limit: int | None) -> list[Record]:
+        found = await self.store.get(filter=flt, limit=limit)
+        return [Record(id=r.id, text=r.document or "", metadata=dict(r.metadata)) for r in found]
+
+    async def _delete(self, ids: list[str]) -> int:
+        return await self.store.delete(ids)
+
+    async def _delete_where(self, flt: F.Filter) -> None:
+        await self.store.delete(filter=flt)
+
+    async def _search(
+        self, embedding: list[float], k: int, flt: F.Filter | None, with_embeddings: bool
+    ) -> list[Record]:
+        found = await self.store.query(embedding, k, filter=flt, include_embeddings=with_embeddings)
+        return [
+            Record(
+                id=h.id,
+                text=h.document or "",
+                metadata=dict(h.metadata),
+                embedding=None if h.embedding is None else [float(x) for x in h.embedding],
+                distance=float(h.distance),
+            )
+            for h in found
+        ]
