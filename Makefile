@@ -13,8 +13,11 @@ rag: setup
 service: setup
 	.venv/bin/python -m examples.fastapi_service $(ARGS)
 
+# Two workers (one per core on CI): each starts its own Chroma and PostgreSQL; a test file
+# stays on one worker so module fixtures are shared. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: setup
-	.venv/bin/pytest
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmark suite (docs/benchmarks.md); ARGS="--size full" for the 100k x 384 run.
 bench: setup
