@@ -445,7 +445,18 @@ def setup_scaling(world: World, request: pytest.FixtureRequest) -> Setup:
 
     world.closers.append(drop)
     world.closers.append(engine.dispose)
-    world.ns.update(world.base(), engine=engine, workspace_id=str(world.workspace))
+    chroma: ChromaServer = request.getfixturevalue("chroma_http")
+    client = chromadb.HttpClient(host=chroma.host, port=chroma.port)
+    world.closers.append(
+        lambda: client.delete_collection(f"docs__ws_{world.workspace.hex}")  # the Chroma block's
+    )
+    world.ns.update(
+        world.base(),
+        engine=engine,
+        workspace_id=str(world.workspace),
+        client=client,
+        request_auth=world.auth,
+    )
 
     def one_chunk(ns: dict[str, Any]) -> None:
         row = {
@@ -460,6 +471,7 @@ def setup_scaling(world: World, request: pytest.FixtureRequest) -> Setup:
 
     def after(ns: dict[str, Any]) -> None:
         assert ns["moved"] == 1
+        assert ns["docs"].name == f"docs__ws_{world.workspace.hex}"
 
     return Setup(
         world,
