@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import chromadb
@@ -54,7 +55,5 @@ async def test_invariant_1_per_tenant_collections_are_chosen_by_the_scope(
         assert own_a.count() == 1
     finally:
         for name in (base, dedicated_name(base, str(ws_a)), dedicated_name(base, str(ws_b))):
-            try:
+            with contextlib.suppress(Exception):  # cleanup of what may not exist
                 client.delete_collection(name)
-            except Exception:  # noqa: BLE001 - cleanup of what may not exist
-                pass
