@@ -11,28 +11,41 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
     ConformanceSuite,
     ConformanceTarget,
+    ReadRules,
+    WriteRules,
 )
 from sentinel_vectors.testing.servers import PostgresServer
-from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
+from sentinel_vectors_pgvector import PgvectorBackend, chunk_table, partitioning_ddl
 
 COLUMNS = ("workspace_id", "owner_id", "resource_id")
 
 
-class TestPgvector(ConformanceSuite):
-    """Every neutral rule on a fresh chunk table, over asyncpg."""
+class _Tables:
+    """The backend factory: a fresh chunk table per world (partitioned or not)."""
+
+    partitioned = False
 
     @pytest.fixture
     def backend_factory(self, postgres_server: PostgresServer) -> BackendFactory:
         @asynccontextmanager
         async def factory(dimension: int) -> AsyncIterator[ConformanceTarget]:
             engine = create_async_engine(postgres_server.sqlalchemy_url("asyncpg"))
-            table = chunk_table(f"conf_{uuid.uuid4().hex[:12]}", MetaData(), dim=dimension)
+            table = chunk_table(
+                f"conf_{uuid.uuid4().hex[:12]}",
+                MetaData(),
+                dim=dimension,
+                partitioned=self.partitioned,
+            )
             async with engine.begin() as conn:
                 await conn.run_sync(table.metadata.create_all)
+                if self.partitioned:
+                    for stmt in partitioning_ddl(table, Placement("tiered"), hash_partitions=2):
+                        await conn.execute(stmt)
 
             async def records(key: str, value: str) -> list[Mapping[str, Any]]:
                 column = table.c[key] if key in COLUMNS else table.c.meta[key].astext
@@ -48,3 +61,17 @@ class TestPgvector(ConformanceSuite):
             await engine.dispose()
 
         return factory
+
+
+class TestPgvector(_Tables, ConformanceSuite):
+    """Every neutral rule on a fresh chunk table, over asyncpg."""
+
+
+class TestPgvectorPartitioned(_Tables, ReadRules, WriteRules):
+    """The read and write rules on a table partitioned by workspace (tiered placement; the
+    shared default partition hashed in two, so the suite's workspaces sit in separate
+    partitions). The lifecycle and bad-input rules do not depend on placement: they run
+    once, above, within the CI budget."""
+
+    pytestmark = pytest.mark.asyncio
+    partitioned = True

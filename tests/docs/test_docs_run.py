@@ -429,6 +429,63 @@ def setup_fastapi(world: World, request: pytest.FixtureRequest) -> Setup:
     return Setup(world, after=after)
 
 
+def setup_scaling(world: World, request: pytest.FixtureRequest) -> Setup:
+    """The partitioned table in a fresh schema; one workspace's chunks to promote."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    schema = f"docs_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server.sqlalchemy_url("asyncpg"))
+    world.loop.run_until_complete(_run_sql(admin, f'CREATE SCHEMA "{schema}"'))
+    engine = create_async_engine(
+        server.sqlalchemy_url("asyncpg"),
+        connect_args={"server_settings": {"search_path": f"{schema},public"}},
+    )
+
+    async def drop() -> None:
+        await _run_sql(admin, f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.dispose()
+
+    world.closers.append(drop)
+    world.closers.append(engine.dispose)
+    chroma: ChromaServer = request.getfixturevalue("chroma_http")
+    client = chromadb.HttpClient(host=chroma.host, port=chroma.port)
+    world.closers.append(
+        lambda: client.delete_collection(f"docs__ws_{world.workspace.hex}")  # the Chroma block's
+    )
+    world.ns.update(
+        world.base(),
+        engine=engine,
+        workspace_id=str(world.workspace),
+        client=client,
+        request_auth=world.auth,
+    )
+
+    def one_chunk(ns: dict[str, Any]) -> None:
+        row = {
+            "workspace_id": world.workspace,
+            "id": "c1",
+            "owner_id": world.workspace,
+            "resource_id": uuid.uuid4(),
+            "meta": {},
+            "embedding": [0.1] * 384,
+        }
+        world.loop.run_until_complete(_run_sql(engine, ns["chunks"].insert().values(**row)))
+
+    def after(ns: dict[str, Any]) -> None:
+        assert ns["moved"] == 1
+        assert ns["docs"].name == f"docs__ws_{world.workspace.hex}"
+
+    return Setup(
+        world,
+        before={_block_index("docs/scaling.md", "promote_workspace("): one_chunk},
+        after=after,
+    )
+
+
+async def _run_sql(engine: Any, statement: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(sql(statement) if isinstance(statement, str) else statement)
+
+
 def setup_pgvector(world: World, request: pytest.FixtureRequest) -> Setup:
     server: PostgresServer = request.getfixturevalue("postgres_server")
     world.dim = 384
@@ -623,6 +680,7 @@ SETUPS: dict[str, Callable[[World, pytest.FixtureRequest], Setup]] = {
     "docs/rag.md": setup_rag,
     "docs/testing.md": setup_testing,
     "docs/observability.md": setup_observability,
+    "docs/scaling.md": setup_scaling,
 }
 
 

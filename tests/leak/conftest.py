@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
-from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw
+from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw, leak_pgvector_tiered
 from tests.leak.qdrant_backend import leak_qdrant_local, leak_qdrant_server
 from tests.leak.rag_backend import leak_langchain_chroma, leak_llamaindex_chroma
 
@@ -22,6 +22,7 @@ LEAK_BACKENDS = [
     "leak_qdrant_server",
     "leak_pgvector",
     "leak_pgvector_hnsw",
+    "leak_pgvector_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
 ]
@@ -34,6 +35,7 @@ __all__ = [
     "leak_llamaindex_chroma",
     "leak_pgvector",
     "leak_pgvector_hnsw",
+    "leak_pgvector_tiered",
     "leak_qdrant_local",
     "leak_qdrant_server",
 ]

@@ -17,9 +17,17 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sentinel_vectors.filters import Filter
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors.testing.servers.postgres import PostgresServer
-from sentinel_vectors_pgvector import PgvectorBackend, ScopedVectorStore, chunk_table, hnsw_index
+from sentinel_vectors_pgvector import (
+    PgvectorBackend,
+    ScopedVectorStore,
+    chunk_table,
+    create_workspace_partition,
+    hnsw_index,
+    partitioning_ddl,
+)
 
 
 @dataclass
@@ -33,21 +41,33 @@ class PgvectorLeakBackend:
 
     metric: Metric = "l2"
 
-    def __init__(self, name: str, url: str, *, hnsw: bool) -> None:
+    def __init__(self, name: str, url: str, *, hnsw: bool, tiered: bool = False) -> None:
         self.name = name
         self.url = url
         self.hnsw = hnsw
+        self.tiered = tiered  # partitioned by workspace, about half the workspaces promoted
+        # A partitioned table (DDL for the partitions and their HNSW indexes) per example
+        # costs ~1.7 s on the CI machine: a modest count keeps the CI budget.
+        self.max_examples = 15 if tiered else None
         self.exact = True  # HNSW over <= 40 points with iterative scans finds them all
 
     async def fresh(self, dim: int) -> object:
         # The harness runs each example in its own event loop: a loop-bound engine per example.
         settings = {"enable_seqscan": "off"} if self.hnsw else {}
         engine = create_async_engine(self.url, connect_args={"server_settings": settings})
-        table = chunk_table(f"leak_{uuid.uuid4().hex[:12]}", MetaData(), dim=dim)
+        table = chunk_table(
+            f"leak_{uuid.uuid4().hex[:12]}", MetaData(), dim=dim, partitioned=self.tiered
+        )
         if self.hnsw:
             hnsw_index(table, "l2")
         async with engine.begin() as conn:
             await conn.run_sync(table.metadata.create_all)
+            for stmt in (
+                partitioning_ddl(table, Placement("tiered"), hash_partitions=2)
+                if (self.tiered)
+                else []
+            ):
+                await conn.execute(stmt)
         return _Handle(engine, table)
 
     def _store(self, handle: object, auth: object) -> ScopedVectorStore:
@@ -61,6 +81,12 @@ class PgvectorLeakBackend:
         )
 
     async def write(self, handle: object, auth: object, chunks: Sequence[Chunk]) -> None:
+        assert isinstance(handle, _Handle)
+        ws = str(getattr(auth, "workspace_id", ""))
+        if self.tiered and int(ws.replace("-", "")[-1], 16) % 2 == 0:
+            # A promoted workspace: its own partition (and HNSW graph) from its first write.
+            async with handle.engine.begin() as conn:
+                await conn.run_sync(create_workspace_partition, handle.table, ws)
         await self._store(handle, auth).add(
             [c.chunk_id for c in chunks],
             [list(c.vector) for c in chunks],
@@ -98,4 +124,12 @@ def leak_pgvector_hnsw(postgres_server: PostgresServer) -> PgvectorLeakBackend:
     """pgvector through an HNSW index with iterative scans (sequential scans disabled)."""
     return PgvectorLeakBackend(
         "pgvector-hnsw", postgres_server.sqlalchemy_url("asyncpg"), hnsw=True
+    )
+
+
+@pytest.fixture
+def leak_pgvector_tiered(postgres_server: PostgresServer) -> PgvectorLeakBackend:
+    """pgvector partitioned by workspace (tiered): HNSW per partition, half promoted."""
+    return PgvectorLeakBackend(
+        "pgvector-tiered", postgres_server.sqlalchemy_url("asyncpg"), hnsw=True, tiered=True
     )

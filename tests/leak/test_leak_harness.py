@@ -56,6 +56,11 @@ def run_examples[T](
     check()
 
 
+def _capped(cap: int | None) -> int | None:
+    """A backend's own example cap (costly worlds), never above ``LEAK_EXAMPLES``."""
+    return None if cap is None else min(cap, LEAK_EXAMPLES)
+
+
 @pytest.fixture(params=["write_chroma_http", "write_qdrant_local", "write_pgvector"])
 def raw_write_backend(request: pytest.FixtureRequest) -> object:
     """Every backend that joined the raw-write side, in turn."""
@@ -67,7 +72,11 @@ def raw_write_backend(request: pytest.FixtureRequest) -> object:
 def test_invariant_1_no_leak_and_nothing_missing_on_random_worlds(
     leak_backend: LeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
-    run_examples(worlds(), lambda world: run_world(world, leak_backend, sentinel_emulator))
+    run_examples(
+        worlds(),
+        lambda world: run_world(world, leak_backend, sentinel_emulator),
+        max_examples=_capped(getattr(leak_backend, "max_examples", None)),
+    )
 
 
 @pytest.mark.invariant(4)

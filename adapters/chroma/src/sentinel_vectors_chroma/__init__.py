@@ -16,6 +16,11 @@ from sentinel_vectors_chroma.collection import (
     ScopedQueryResult,
 )
 from sentinel_vectors_chroma.compiler import ChromaWhereCompiler
+from sentinel_vectors_chroma.placement import (
+    collection_name,
+    placed_collection,
+    sync_placed_collection,
+)
 from sentinel_vectors_chroma.sync import SyncScopedCollection
 
 __all__ = [
@@ -26,4 +31,7 @@ __all__ = [
     "ScopedCollection",
     "ScopedQueryResult",
     "SyncScopedCollection",
+    "collection_name",
+    "placed_collection",
+    "sync_placed_collection",
 ]

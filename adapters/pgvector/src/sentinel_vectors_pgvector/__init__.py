@@ -19,6 +19,15 @@ from sentinel_vectors_pgvector.model import (
     hnsw_index,
     metadata_index,
 )
+from sentinel_vectors_pgvector.partitions import (
+    PARTITION_BY_WORKSPACE,
+    create_workspace_partition,
+    partition_name,
+    partitioning_ddl,
+    promote_workspace,
+    promote_workspace_sync,
+    workspace_partitions,
+)
 from sentinel_vectors_pgvector.results import Hit, Hits, Record
 from sentinel_vectors_pgvector.rls import (
     POLICY_NAME,
@@ -33,6 +42,7 @@ from sentinel_vectors_pgvector.store import ScopedVectorStore, SyncScopedVectorS
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
     "DISTANCE_OPCLASSES",
+    "PARTITION_BY_WORKSPACE",
     "POLICY_NAME",
     "WORKSPACE_SETTING",
     "ChunkMixin",
@@ -48,9 +58,15 @@ __all__ = [
     "SqlFilterCompiler",
     "SyncScopedVectorStore",
     "chunk_table",
+    "create_workspace_partition",
     "disable_rls",
     "enable_rls",
     "grant_app_role",
     "hnsw_index",
     "metadata_index",
+    "partition_name",
+    "partitioning_ddl",
+    "promote_workspace",
+    "promote_workspace_sync",
+    "workspace_partitions",
 ]

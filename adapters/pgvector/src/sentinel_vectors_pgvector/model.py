@@ -88,6 +88,8 @@ class ChunkMixin:
     """
 
     __embedding_dim__: ClassVar[int]
+    __partitioned__: ClassVar[bool] = False
+    """``True``: ``PARTITION BY LIST (workspace_id)`` (see :mod:`.partitions`)."""
 
     workspace_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -112,7 +114,10 @@ class ChunkMixin:
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
         name = getattr(cls, "__tablename__", "chunks")
-        return (Index(f"ix_{name}_workspace_resource", "workspace_id", "resource_id"),)
+        index = Index(f"ix_{name}_workspace_resource", "workspace_id", "resource_id")
+        if getattr(cls, "__partitioned__", False):
+            return (index, {"postgresql_partition_by": "LIST (workspace_id)"})
+        return (index,)
 
 
 def chunk_table(
@@ -123,11 +128,15 @@ def chunk_table(
     resource_key: str = "resource_id",
     schema: str | None = None,
     extra: tuple[Column[Any], ...] = (),
+    partitioned: bool = False,
 ) -> Table:
     """A Core ``Table`` with the chunk columns, the tenancy primary key and index.
 
     ``extra`` columns are added as they are (a ``tsvector`` for hybrid search, a
     foreign key to your documents table, ...); the store leaves them alone.
+    ``partitioned=True`` declares it ``PARTITION BY LIST (workspace_id)``: create its
+    partitions with :func:`~sentinel_vectors_pgvector.partitioning_ddl` (workspace
+    placement, ``docs/scaling.md``).
     """
     if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
         raise InvalidInputError(f"dim must be a positive int, got {dim!r}")
@@ -152,6 +161,8 @@ def chunk_table(
         *extra,
         schema=schema,
     )
+    if partitioned:
+        table.dialect_options["postgresql"]["partition_by"] = "LIST (workspace_id)"
     Index(f"ix_{name}_workspace_resource", table.c.workspace_id, table.c[resource_key])
     return table
 
