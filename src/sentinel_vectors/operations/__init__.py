@@ -22,10 +22,22 @@ from sentinel_vectors.operations.directory import ResourceDirectory
 from sentinel_vectors.operations.purge import PurgeResult, ids_digest, purge_workspace
 from sentinel_vectors.operations.stamps import Stamp, read_stamp
 from sentinel_vectors.operations.store import Finding, RawStore, RecordId, StoredRecord
+from sentinel_vectors.operations.transfer import (
+    ExportResult,
+    ImportResult,
+    MigrateResult,
+    export_workspace,
+    import_records,
+    migrate_workspace,
+    parse_export_line,
+)
 
 __all__ = [
     "CheckReport",
+    "ExportResult",
     "Finding",
+    "ImportResult",
+    "MigrateResult",
     "PurgeResult",
     "RawStore",
     "RecordId",
@@ -33,7 +45,11 @@ __all__ = [
     "Stamp",
     "StoredRecord",
     "check_store",
+    "export_workspace",
     "ids_digest",
+    "import_records",
+    "migrate_workspace",
+    "parse_export_line",
     "purge_workspace",
     "read_stamp",
 ]
