@@ -133,7 +133,8 @@ def test_invariant_2_import_refuses_a_file_that_writes_elsewhere_and_writes_noth
     bad.write_text(json.dumps(line) + "\n" + json.dumps(foreign) + "\n")
     result = cli("import-workspace", pg.url, "-w", ws, "-i", str(bad))
     assert result.exit_code == 2
-    assert "line 2" in result.stderr and "another workspace" in result.stderr
+    assert "line 2" in result.stderr
+    assert "another workspace" in result.stderr
     assert pg.snapshot() == {}
 
     # A resource the identity service does not know in the workspace: refused (invariant 8).
