@@ -20,13 +20,18 @@ def _world(emulator: RunningEmulator, n: int = 12) -> tuple[str, list[Row], list
     for rid in resources:
         emulator.emulator.register("document", uuid.UUID(rid), uuid.UUID(ws), uuid.UUID(owner))
     mine = [
-        Row(id=new_id(), workspace_id=ws, owner_id=owner, resource_id=resources[i % 3],
-            document=f"chunk {i}", meta={"topic": f"t{i % 2}", "n": i}, seed=i)
+        Row(
+            id=new_id(),
+            workspace_id=ws,
+            owner_id=owner,
+            resource_id=resources[i % 3],
+            document=f"chunk {i}",
+            meta={"topic": f"t{i % 2}", "n": i},
+            seed=i,
+        )
         for i in range(n)
     ]
-    other = [
-        Row(id=new_id(), workspace_id=new_id(), owner_id=owner, resource_id=new_id(), seed=99)
-    ]
+    other = [Row(id=new_id(), workspace_id=new_id(), owner_id=owner, resource_id=new_id(), seed=99)]
     return ws, mine, other
 
 
@@ -86,7 +91,10 @@ def test_migrate_round_trip_across_all_three_backends_keeps_everything(
 
 
 def test_export_then_import_into_another_backend(
-    make_side: Any, cli: Any, tmp_path: Path, sentinel_emulator: RunningEmulator,
+    make_side: Any,
+    cli: Any,
+    tmp_path: Path,
+    sentinel_emulator: RunningEmulator,
     sentinel_env: dict[str, str],
 ) -> None:
     chroma, pg = make_side("chroma"), make_side("pgvector")
@@ -110,23 +118,34 @@ def test_export_then_import_into_another_backend(
         assert json.loads(meta) == row.meta
 
     no_vectors = tmp_path / "bare.jsonl"
-    assert cli(
-        "export-workspace", chroma.url, "-w", ws, "-o", str(no_vectors), "--no-embeddings"
-    ).exit_code == 0
+    assert (
+        cli(
+            "export-workspace", chroma.url, "-w", ws, "-o", str(no_vectors), "--no-embeddings"
+        ).exit_code
+        == 0
+    )
     assert "embedding" not in no_vectors.read_text()
 
 
 @pytest.mark.invariant(2)
 def test_invariant_2_import_refuses_a_file_that_writes_elsewhere_and_writes_nothing(
-    make_side: Any, cli: Any, tmp_path: Path, sentinel_emulator: RunningEmulator,
+    make_side: Any,
+    cli: Any,
+    tmp_path: Path,
+    sentinel_emulator: RunningEmulator,
     sentinel_env: dict[str, str],
 ) -> None:
     pg = make_side("pgvector")
     ws, mine, _ = _world(sentinel_emulator, n=3)
     line = {
-        "id": "x", "document": None, "embedding": [0.1, 0.2, 0.3, 0.4],
-        "metadata": {"workspace_id": ws, "owner_id": mine[0].owner_id,
-                     "resource_id": mine[0].resource_id},
+        "id": "x",
+        "document": None,
+        "embedding": [0.1, 0.2, 0.3, 0.4],
+        "metadata": {
+            "workspace_id": ws,
+            "owner_id": mine[0].owner_id,
+            "resource_id": mine[0].resource_id,
+        },
     }
     foreign = {**line, "id": "y", "metadata": {**line["metadata"], "workspace_id": new_id()}}
     bad = tmp_path / "bad.jsonl"
