@@ -91,6 +91,11 @@ def config_findings(
     return findings
 
 
+def _point_id(key: str) -> int | str:
+    """A neutral key back to Qdrant's id type (unsigned integers are ints)."""
+    return int(key) if key.isascii() and key.isdigit() else key
+
+
 class QdrantRawStore:
     """Unscoped point access to one Qdrant collection.
 
@@ -153,7 +158,7 @@ class QdrantRawStore:
         text = payload.pop(TEXT_KEY, None)
         return StoredRecord(
             key=str(point.id),
-            id=logical if isinstance(logical, str | int) else str(point.id),
+            id=logical if isinstance(logical, str | int) else point.id,
             document=text if isinstance(text, str) else None,
             metadata=payload,
             embedding=self._vector(getattr(point, "vector", None)),
@@ -195,7 +200,7 @@ class QdrantRawStore:
             return []
         points = await self.client.retrieve(
             self.collection_name,
-            ids=list(keys),
+            ids=[_point_id(k) for k in keys],
             with_payload=True,
             with_vectors=[self.vector_name] if embeddings and self.vector_name else embeddings,
         )
@@ -217,7 +222,7 @@ class QdrantRawStore:
             vector: Any = list(r.embedding)
             if self.vector_name:
                 vector = {self.vector_name: vector}
-            points.append(models.PointStruct(id=r.key, vector=vector, payload=payload))
+            points.append(models.PointStruct(id=_point_id(r.key), vector=vector, payload=payload))
         await self.client.upsert(self.collection_name, points=points, wait=True)
 
     async def delete(self, keys: Sequence[str]) -> None:
@@ -225,7 +230,7 @@ class QdrantRawStore:
         if keys:
             await self.client.delete(
                 self.collection_name,
-                points_selector=models.PointIdsList(points=list(keys)),
+                points_selector=models.PointIdsList(points=[_point_id(k) for k in keys]),
                 wait=True,
             )
 
