@@ -97,7 +97,7 @@ def test_backfill_interrupted_mid_run_resumes_with_nothing_lost_or_duplicated(
     after = side.snapshot()
     expected = {side.key(Row(id=r.id, workspace_id=r.meta["tenant"])): r for r in legacy}
     assert sorted(after) == sorted(expected)  # every record once, under its namespaced id
-    by_old = {side.key(r): v for r, v in zip(legacy, [before[side.key(r)] for r in legacy])}
+    by_old = {r.id: before[side.key(r)] for r in legacy}
     for key, row in expected.items():
         if backend == "chroma":
             doc, meta, emb = after[key]
