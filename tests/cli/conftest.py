@@ -252,8 +252,8 @@ def cli() -> Any:
     """``cli(*args, env=...)``: run the command line in process; returns the Result."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+        return runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
 
     return invoke
 

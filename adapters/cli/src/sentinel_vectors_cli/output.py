@@ -51,7 +51,7 @@ EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
 """A store or the identity service failed."""
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 """Human output goes to stderr, so stdout stays clean for ``--json``."""
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sentinel_vectors_cli.commands import backfill, check, purge, transfer
+from sentinel_vectors_cli.commands import backfill, check, purge, reconcile, transfer
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [check, backfill, purge, transfer]
+COMMANDS: list[ModuleType] = [check, backfill, reconcile, purge, transfer]
 """Every command module, in the order ``--help`` lists them."""
