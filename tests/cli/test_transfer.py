@@ -163,3 +163,20 @@ def test_invariant_2_import_refuses_a_file_that_writes_elsewhere_and_writes_noth
     assert result.exit_code == 2
     assert "not registered" in result.stderr
     assert pg.snapshot() == {}
+
+
+def test_migrate_refuses_ids_the_target_cannot_store_before_writing_anything(
+    make_side: Any, cli: Any, tmp_path: Path
+) -> None:
+    chroma, qdrant = make_side("chroma"), make_side("qdrant")
+    ws, owner, rid = new_id(), new_id(), new_id()
+    chroma.put(
+        [
+            Row(id=new_id(), workspace_id=ws, owner_id=owner, resource_id=rid, seed=1),
+            Row(id="doc-1", workspace_id=ws, owner_id=owner, resource_id=rid, seed=2),
+        ]
+    )
+    result = cli("migrate", chroma.url, qdrant.url, "-w", ws)
+    assert result.exit_code == 2
+    assert "doc-1" in result.stderr
+    assert qdrant.snapshot() == {}

@@ -146,6 +146,15 @@ async def _check_registered(
         )
 
 
+def _renamed(record: StoredRecord, old: str, new: str) -> StoredRecord:
+    """``record`` with its resource stamp under ``new`` (stores may name it differently)."""
+    if old == new:
+        return record
+    metadata = {k: v for k, v in record.metadata.items() if k != old}
+    metadata[new] = record.metadata[old]
+    return StoredRecord(record.key, record.id, record.document, metadata, record.embedding)
+
+
 def _keyed(store: RawStore, records: Iterable[StoredRecord], ws: str) -> list[StoredRecord]:
     out = []
     for r in records:
@@ -234,6 +243,12 @@ async def migrate_workspace(
     ws = canonical_uuid(workspace_id, what="workspace_id")
     result = MigrateResult(ws, f"{source.backend}:{source.name}", f"{target.backend}:{target.name}")
     result.source_count = await source.count(ws)
+    # A first pass without vectors: every id must be storable in the target before the
+    # first write (a Qdrant target takes integers, UUIDs and chunk ids only).
+    async for batch in source.scan(workspace_id=ws, batch_size=max(batch_size, 500)):
+        for r in batch:
+            if read_stamp(r.metadata, source.resource_key)[1] is not None:
+                target.physical_key(ws, r.id)
     step = max(result.source_count // max(sample, 1), 1)
     probes: list[tuple[float, ...]] = []
     seen = 0
@@ -247,10 +262,10 @@ async def migrate_workspace(
             if seen % step == 0 and len(probes) < sample and r.embedding:
                 probes.append(r.embedding)
             seen += 1
-            good.append(r)
+            good.append(_renamed(r, source.resource_key, target.resource_key))
         keyed = _keyed(target, good, ws)
         if directory is not None and keyed:
-            await _check_registered(keyed, source.resource_key, directory)
+            await _check_registered(keyed, target.resource_key, directory)
         await target.write(keyed)
         result.copied += len(keyed)
         if progress is not None:
