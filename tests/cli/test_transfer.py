@@ -62,7 +62,7 @@ def test_migrate_round_trip_across_all_three_backends_keeps_everything(
     report = json.loads(hop1.stdout)
     assert report["verified"] is True
     assert (report["source_count"], report["copied"], report["target_count"]) == (12, 12, 12)
-    assert report["sampled"] == report["matched"] > 0
+    assert report["sampled"] == report["found_first"] == report["matched"] > 0
     assert len(pg.snapshot()) == 12  # the other workspace stayed behind
 
     qdrant = f"qdrant+local://{tmp_path}/q/docs"

@@ -26,6 +26,7 @@ the stamp's workspace, before any of their chunks is written (invariant 8).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -237,17 +238,22 @@ async def _resources_ok(
     known = await directory.known(pairs)
     foreign: set[tuple[str, str]] = set()
     unknown: set[tuple[str, str]] = set()
-    for pair, stamp in sorted(pairs.items()):
-        if pair in known:
-            continue
-        existing = await directory.lookup(stamp.resource_id)
+    missing = sorted(pair for pair in pairs if pair not in known)
+    records = await asyncio.gather(*(directory.lookup(rid) for _, rid in missing))
+    to_register = []
+    for pair, existing in zip(missing, records, strict=True):
         if existing is not None:
             foreign.add(pair)  # registered, but in another workspace: never claim it
         elif register is None or dry_run:
             unknown.add(pair)
         else:
-            answer = await directory.register(stamp, register)
-            if answer.workspace_id != stamp.workspace_id:
+            to_register.append(pair)
+    if register is not None and to_register:
+        answers = await asyncio.gather(
+            *(directory.register(pairs[pair], register) for pair in to_register)
+        )
+        for pair, answer in zip(to_register, answers, strict=True):
+            if answer.workspace_id != pair[0]:
                 foreign.add(pair)
             else:
                 result.registered += 1

@@ -204,7 +204,8 @@ def register(app: typer.Typer) -> None:
 
         Ids, documents, metadata, stamps and resources are kept; each record is stored
         under TARGET's namespaced id. Verified by the counts on both sides and by
-        sampled nearest-neighbour queries returning the same ids; exit 1 if not.
+        sampled records' embeddings finding the same record first on both sides (the
+        agreement of the k nearest ids is reported); exit 1 if not.
         """
         ws = run_check(workspace)
         src, dst = _one(source_url), _one(target_url)
@@ -239,8 +240,9 @@ def register(app: typer.Typer) -> None:
             emit_json(result.as_json())
         console.print(
             f"{result.source}: {result.source_count} -> {result.target}: {result.target_count} "
-            f"(copied {result.copied}, skipped {len(result.skipped)}); sampled queries "
-            f"agreeing: {result.matched}/{result.sampled}"
+            f"(copied {result.copied}, skipped {len(result.skipped)}); sampled records found "
+            f"first on both sides: {result.found_first}/{result.sampled}, same {k} nearest "
+            f"ids: {result.matched}/{result.sampled}"
         )
         if not result.verified:
             fail("the copy did not verify (see counts and mismatches)", EXIT_FINDINGS)
