@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -218,3 +219,61 @@ def test_backfill_into_a_pgvector_chunk_table_keeps_the_source(
     record = sentinel_emulator.emulator.get("document", uuid.UUID(legacy[0].meta["doc"]))
     assert record is not None
     assert record.visibility == "private"
+
+
+class _DiesOnFirstDelete:
+    """A real raw store whose first delete fails, as a crash between write and delete."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.armed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def delete(self, keys: Any) -> None:
+        if self.armed:
+            self.armed = False
+            raise RuntimeError("power cut between write and delete")
+        await self.inner.delete(keys)
+
+
+def test_backfill_redoes_a_batch_written_but_not_finished(
+    make_side: Any, tmp_path: Path, sentinel_emulator: RunningEmulator
+) -> None:
+    from sentinel_vectors.operations import ResourceDirectory
+    from sentinel_vectors.operations.backfill import backfill
+    from sentinel_vectors.operations.mapping import FieldMapping, FieldSource
+    from sentinel_vectors_chroma.rawstore import ChromaRawStore
+
+    side = make_side("chroma")
+    ws, owner = new_id(), new_id()
+    _members(sentinel_emulator, [ws], owner)
+    legacy = _legacy(12, [ws], owner, [new_id()])
+    side.put(legacy)
+    mapper = FieldMapping(FieldSource("tenant"), FieldSource("author"), FieldSource("doc"))
+    checkpoint = tmp_path / "cp.json"
+
+    async def run(store: Any) -> Any:
+        client = sentinel_emulator.permission_client()
+        try:
+            return await backfill(
+                store,
+                mapper,
+                mapping=mapper.describe(),
+                register="workspace",
+                directory=ResourceDirectory(client, "document"),
+                batch_size=5,
+                checkpoint=checkpoint,
+            )
+        finally:
+            await client.close()
+
+    real = ChromaRawStore(side.collection)
+    with pytest.raises(RuntimeError, match="power cut"):
+        asyncio.run(run(_DiesOnFirstDelete(real)))
+    assert len(side.snapshot()) == 17  # 12 originals + the first batch's 5 copies
+    result = asyncio.run(run(real))
+    assert (result.stamped, result.removed_originals, result.collisions) == (12, 12, 0)
+    after = side.snapshot()
+    assert sorted(after) == sorted(f"{ws}:{r.id}" for r in legacy)  # no duplicate, no loss
