@@ -17,11 +17,13 @@ from typing import Literal
 from sentinel_vectors.errors import InvalidInputError
 
 __all__ = [
+    "ID_SEPARATOR",
     "OWNER_KEY",
     "WORKSPACE_KEY",
     "Access",
     "Action",
     "canonical_uuid",
+    "namespaced_id",
 ]
 
 WORKSPACE_KEY = "workspace_id"
@@ -29,6 +31,9 @@ WORKSPACE_KEY = "workspace_id"
 
 OWNER_KEY = "owner_id"
 """Metadata key stamped with the chunk owner's user id."""
+
+ID_SEPARATOR = ":"
+"""Between the workspace id and the caller's id in a physical id (a UUID has no ``:``)."""
 
 Action = Literal["view", "edit"]
 """The actions Sentinel's permission service knows."""
@@ -50,6 +55,16 @@ def canonical_uuid(value: object, *, what: str) -> str:
         except ValueError:
             pass
     raise InvalidInputError(f"{what} must be a UUID (str or uuid.UUID), got {value!r}")
+
+
+def namespaced_id(workspace_id: str, record_id: str) -> str:
+    """The physical id of ``record_id`` in ``workspace_id``: ``"<workspace uuid>:<id>"``.
+
+    The one rule of the per-workspace id namespace (invariant 3): the policy stores
+    records under it, and the operations checks (``sentinel_vectors.operations``) test
+    stored ids against it. A UUID never contains ``:``, so the split is unambiguous.
+    """
+    return f"{workspace_id}{ID_SEPARATOR}{record_id}"
 
 
 class Access:

@@ -29,7 +29,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sentinel_vectors.access import OWNER_KEY, WORKSPACE_KEY, Access, canonical_uuid
+from sentinel_vectors.access import (
+    ID_SEPARATOR,
+    OWNER_KEY,
+    WORKSPACE_KEY,
+    Access,
+    canonical_uuid,
+    namespaced_id,
+)
 from sentinel_vectors.errors import (
     AccessDeniedError,
     InvalidInputError,
@@ -55,9 +62,9 @@ __all__ = ["AUDIT_LOGGER", "ExistingRecord", "TenancyPolicy", "resource_of_id"]
 
 _audit = logging.getLogger(AUDIT_LOGGER)
 
-# The physical id is "<workspace uuid>:<caller id>"; a UUID never contains ':', so the
-# split is unambiguous whatever the caller's id holds.
-_SEP = ":"
+# The physical id is "<workspace uuid>:<caller id>" (access.namespaced_id); a UUID never
+# contains ':', so the split is unambiguous whatever the caller's id holds.
+_SEP = ID_SEPARATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +88,7 @@ class TenancyPolicy:
 
     def physical_id(self, record_id: str) -> str:
         """The id stored in the backend: the caller's id inside the workspace namespace."""
-        return f"{self.scope.workspace_id}{_SEP}{record_id}"
+        return namespaced_id(self.scope.workspace_id, record_id)
 
     def logical_id(self, physical_id: str) -> str:
         """The caller's id back from a stored id of this workspace."""
