@@ -25,6 +25,7 @@ __all__ = [
     "ReservedKeyError",
     "SentinelVectorsError",
     "StoreUnavailableError",
+    "UnsupportedError",
     "WriteConflictError",
     "is_store_outage",
 ]
@@ -90,6 +91,19 @@ class ReservedKeyError(InvalidInputError):
     Filters may not name them (the scope already constrains them); metadata may carry
     them only with the values the scope would stamp.
     """
+
+
+class UnsupportedError(InvalidInputError):
+    """The store's engine cannot do what was asked (a call, an argument, a filter form).
+
+    Raised instead of dropping what the engine cannot express (a dropped filter condition
+    would widen a read). Nothing was read or written. ``store`` names the engine
+    (``"qdrant-edge"``, ...); use another call, or a server that supports it.
+    """
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class WriteConflictError(SentinelVectorsError):
