@@ -34,6 +34,7 @@ __all__ = [
     "edge_filter",
     "edge_id",
     "edge_vector",
+    "index_info",
     "index_schema",
     "payload_selector",
     "record",
@@ -332,6 +333,29 @@ def index_schema(schema: object) -> Any:
 
 
 # -- results -----------------------------------------------------------------------
+
+_SCHEMA_TYPES = {
+    edge.PayloadSchemaType.Keyword: models.PayloadSchemaType.KEYWORD,
+    edge.PayloadSchemaType.Integer: models.PayloadSchemaType.INTEGER,
+    edge.PayloadSchemaType.Float: models.PayloadSchemaType.FLOAT,
+    edge.PayloadSchemaType.Geo: models.PayloadSchemaType.GEO,
+    edge.PayloadSchemaType.Text: models.PayloadSchemaType.TEXT,
+    edge.PayloadSchemaType.Bool: models.PayloadSchemaType.BOOL,
+    edge.PayloadSchemaType.Datetime: models.PayloadSchemaType.DATETIME,
+    edge.PayloadSchemaType.Uuid: models.PayloadSchemaType.UUID,
+}
+
+
+def index_info(info: Any) -> models.PayloadIndexInfo:
+    """One payload index as ``get_collection`` reports it (``is_tenant`` included)."""
+    kind = _SCHEMA_TYPES[info.data_type]
+    params: Any = None
+    tenant = getattr(info.params, "is_tenant", None)
+    if kind == models.PayloadSchemaType.KEYWORD and info.params is not None:
+        params = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=tenant)
+    elif kind == models.PayloadSchemaType.UUID and info.params is not None:
+        params = models.UuidIndexParams(type=models.UuidIndexType.UUID, is_tenant=tenant)
+    return models.PayloadIndexInfo(data_type=kind, params=params, points=info.points)
 
 
 def _client_vector(vector: object) -> Any:

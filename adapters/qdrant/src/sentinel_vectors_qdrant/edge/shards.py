@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import qdrant_edge as edge
+from pydantic import BaseModel
 from qdrant_client import models
 from qdrant_client.client_base import QdrantBase
 from qdrant_client.http.models import QueryResponse
@@ -40,6 +41,7 @@ from sentinel_vectors_qdrant.edge.convert import (
     client_id,
     edge_filter,
     edge_id,
+    index_info,
     index_schema,
     payload_selector,
     record,
@@ -58,12 +60,19 @@ def _unsupported(what: str) -> UnsupportedError:
     return UnsupportedError(f"qdrant-edge cannot {what}", store="qdrant-edge")
 
 
-class _Collection:
-    """One open shard and the configuration it was created with."""
+class _Settings(BaseModel):
+    """What ``collection.json`` keeps: the creation settings edge does not report back."""
 
-    def __init__(self, shard: edge.EdgeShard, config: models.CollectionParams) -> None:
+    params: models.CollectionParams
+    hnsw: models.HnswConfig
+
+
+class _Collection:
+    """One open shard and the settings it was created with."""
+
+    def __init__(self, shard: edge.EdgeShard, settings: _Settings) -> None:
         self.shard = shard
-        self.params = config
+        self.settings = settings
 
 
 class QdrantEdge(QdrantBase):
@@ -120,9 +129,9 @@ class QdrantEdge(QdrantBase):
             folder = self._dir(name)
             if not (folder / _CONFIG).exists():
                 raise InvalidInputError(f"collection {name!r} does not exist")
-            params = models.CollectionParams.model_validate_json((folder / _CONFIG).read_text())
+            settings = _Settings.model_validate_json((folder / _CONFIG).read_text())
             shard = _call("open the shard", lambda: edge.EdgeShard.load(str(folder / "shard")))
-            col = self._open[name] = _Collection(shard, params)
+            col = self._open[name] = _Collection(shard, settings)
             return col
 
     def collection_exists(self, collection_name: str, **kwargs: Any) -> bool:
@@ -150,7 +159,17 @@ class QdrantEdge(QdrantBase):
         with self._lock:
             if (folder / _CONFIG).exists():
                 raise InvalidInputError(f"collection {collection_name!r} already exists")
-            graph = hnsw_config or models.HnswConfigDiff()
+            diff = hnsw_config or models.HnswConfigDiff()
+            graph = models.HnswConfig(
+                m=16 if diff.m is None else diff.m,
+                ef_construct=100 if diff.ef_construct is None else diff.ef_construct,
+                full_scan_threshold=(
+                    10_000 if diff.full_scan_threshold is None else diff.full_scan_threshold
+                ),
+                max_indexing_threads=diff.max_indexing_threads or 0,
+                on_disk=diff.on_disk,
+                payload_m=diff.payload_m,
+            )
             config = edge.EdgeConfig(
                 vectors=_dense_config(vectors_config),
                 sparse_vectors={
@@ -158,11 +177,9 @@ class QdrantEdge(QdrantBase):
                 },
                 on_disk_payload=on_disk_payload,
                 hnsw_config=edge.HnswIndexConfig(
-                    m=16 if graph.m is None else graph.m,
-                    ef_construct=100 if graph.ef_construct is None else graph.ef_construct,
-                    full_scan_threshold=(
-                        10_000 if graph.full_scan_threshold is None else graph.full_scan_threshold
-                    ),
+                    m=graph.m,
+                    ef_construct=graph.ef_construct,
+                    full_scan_threshold=graph.full_scan_threshold,
                     max_indexing_threads=graph.max_indexing_threads or 0,
                     on_disk=graph.on_disk,
                     payload_m=graph.payload_m,
@@ -177,8 +194,9 @@ class QdrantEdge(QdrantBase):
                 sparse_vectors=dict(sparse_vectors_config or {}) or None,
                 on_disk_payload=on_disk_payload,
             )
-            (folder / _CONFIG).write_text(params.model_dump_json())
-            self._open[collection_name] = _Collection(shard, params)
+            settings = _Settings(params=params, hnsw=graph)
+            (folder / _CONFIG).write_text(settings.model_dump_json())
+            self._open[collection_name] = _Collection(shard, settings)
         return True
 
     def get_collection(self, collection_name: str, **kwargs: Any) -> models.CollectionInfo:
@@ -192,13 +210,13 @@ class QdrantEdge(QdrantBase):
             points_count=info.points_count,
             segments_count=info.segments_count,
             config=models.CollectionConfig(
-                params=col.params,
-                hnsw_config=models.HnswConfig(m=16, ef_construct=100, full_scan_threshold=10_000),
+                params=col.settings.params,
+                hnsw_config=col.settings.hnsw,
                 optimizer_config=models.OptimizersConfig(
                     default_segment_number=0, flush_interval_sec=0
                 ),
             ),
-            payload_schema={},
+            payload_schema={k: index_info(v) for k, v in info.payload_schema.items()},
         )
 
     def get_collections(self, **kwargs: Any) -> models.CollectionsResponse:
