@@ -27,18 +27,27 @@ from sentinel_vectors.testing.leak import (
     write_scripts,
 )
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.leak.write_backends import write_chroma_http, write_pgvector, write_qdrant_local
+from tests.leak.write_backends import (
+    write_chroma_http,
+    write_pgvector,
+    write_qdrant_edge,
+    write_qdrant_local,
+)
 
 LEAK_EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "200"))
 
-__all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_local"]
+__all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_edge", "write_qdrant_local"]
 
 
-def run_examples[T](strategy: st.SearchStrategy[T], run: Callable[[T], Awaitable[None]]) -> None:
-    """Run ``run`` on ``LEAK_EXAMPLES`` examples of ``strategy``, each in a fresh event loop."""
+def run_examples[T](
+    strategy: st.SearchStrategy[T], run: Callable[[T], Awaitable[None]], backend: object = None
+) -> None:
+    """Run ``run`` on ``LEAK_EXAMPLES`` examples of ``strategy``, each in a fresh event loop
+    (fewer if the backend caps them with ``max_examples``)."""
+    cap = getattr(backend, "max_examples", None)
 
     @settings(
-        max_examples=LEAK_EXAMPLES,
+        max_examples=LEAK_EXAMPLES if cap is None else min(cap, LEAK_EXAMPLES),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -50,7 +59,9 @@ def run_examples[T](strategy: st.SearchStrategy[T], run: Callable[[T], Awaitable
     check()
 
 
-@pytest.fixture(params=["write_chroma_http", "write_qdrant_local", "write_pgvector"])
+@pytest.fixture(
+    params=["write_chroma_http", "write_qdrant_local", "write_qdrant_edge", "write_pgvector"]
+)
 def raw_write_backend(request: pytest.FixtureRequest) -> object:
     """Every backend that joined the raw-write side, in turn."""
     return request.getfixturevalue(request.param)
@@ -61,7 +72,9 @@ def raw_write_backend(request: pytest.FixtureRequest) -> object:
 def test_invariant_1_no_leak_and_nothing_missing_on_random_worlds(
     leak_backend: LeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
-    run_examples(worlds(), lambda world: run_world(world, leak_backend, sentinel_emulator))
+    run_examples(
+        worlds(), lambda world: run_world(world, leak_backend, sentinel_emulator), leak_backend
+    )
 
 
 @pytest.mark.invariant(4)
@@ -71,7 +84,9 @@ def test_invariant_8_no_unauthorized_change_and_nothing_left_on_random_write_scr
     write_backend: WriteLeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
     run_examples(
-        write_scripts(), lambda script: run_writes(script, write_backend, sentinel_emulator)
+        write_scripts(),
+        lambda script: run_writes(script, write_backend, sentinel_emulator),
+        write_backend,
     )
 
 
@@ -84,4 +99,5 @@ def test_invariant_8_raw_writes_change_nothing_unauthorized_and_leave_nothing_be
     run_examples(
         write_leak.scripts(),
         lambda script: write_leak.run_script(script, raw_write_backend, sentinel_emulator),
+        raw_write_backend,
     )

@@ -1,6 +1,9 @@
-"""Qdrant fixtures: a fresh collection per test, on local mode always and a server on demand.
+"""Qdrant fixtures: a fresh collection per test, on local mode and edge always, a server on demand.
 
-``local`` and ``local-async`` are ``QdrantClient(":memory:")`` and
+``edge`` is :func:`sentinel_vectors_qdrant.edge.open_edge_client` (Qdrant's own engine
+in-process, payload indexes and all) under :class:`ScopedQdrantClient`, ``edge-sync`` the
+same under :class:`SyncScopedQdrantClient` (the invariant tests only, see
+:data:`EDGE_SYNC_MODULES`). ``local`` and ``local-async`` are ``QdrantClient(":memory:")`` and
 ``AsyncQdrantClient(":memory:")``; ``local-sync`` is ``QdrantClient(":memory:")`` under
 :class:`SyncScopedQdrantClient` (see :func:`tests.qdrant.world.scoped`): real Qdrant
 semantics in process (local mode ignores
@@ -15,6 +18,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +54,28 @@ EDGE_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.
 def edge_client() -> EdgeQdrantClient:
     """A qdrant-edge client in its own temporary directory (removed by ``close()``)."""
     return open_edge_client(max_search_threads=1, tmp_dir=EDGE_TMP)
+
+
+# The sync form on edge runs the invariant tests only: the blocking driver is the same on
+# every store (``local-sync`` runs it everywhere) and ``edge`` runs every module on the
+# engine, so repeating the rest as ``edge-sync`` would cost CI time and prove nothing new.
+EDGE_SYNC_MODULES = frozenset({"test_invariants.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``edge-sync`` tests outside :data:`EDGE_SYNC_MODULES`."""
+    here = Path(__file__).parent
+    dropped = [
+        item
+        for item in items
+        if "[edge-sync" in item.nodeid
+        and item.path.parent == here
+        and item.path.name not in EDGE_SYNC_MODULES
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = set(map(id, dropped))
+        items[:] = [item for item in items if id(item) not in gone]
 
 
 def make_client(kind: str) -> QdrantClient | AsyncQdrantClient:
