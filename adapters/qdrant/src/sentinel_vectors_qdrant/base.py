@@ -45,6 +45,7 @@ from sentinel_vectors_qdrant.compiler import (
 from sentinel_vectors_qdrant.filtering import NEUTRAL, CallerFilter, nest, to_filter
 from sentinel_vectors_qdrant.points import ID_KEY, LogicalId, PayloadView, PointIds, VectorSpace
 from sentinel_vectors_qdrant.queries import QueryRewriter
+from sentinel_vectors_qdrant.typed import IndexedTypes
 
 __all__ = [
     "DEFAULT_POSTFILTER_MIN_IDS",
@@ -133,6 +134,7 @@ class ClientBase:
             raise InvalidInputError("overfetch must be a sentinel_vectors.strategy.OverFetch")
         self._overfetch = overfetch
         self._spaces: dict[str, VectorSpace] = {}
+        self._typed: dict[str, IndexedTypes] = {}
 
     # -- introspection ---------------------------------------------------------------
 
@@ -341,6 +343,7 @@ class ClientBase:
                 raise InvalidInputError(f"collection {collection_name!r}: {exc}") from exc
             space = VectorSpace.of(info)
             self._spaces[collection_name] = space
+            self._typed[collection_name] = IndexedTypes.of(info)
         return space
 
     def _native(self, method: str, **kwargs: Any) -> Native:
