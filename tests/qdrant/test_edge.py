@@ -156,3 +156,16 @@ async def test_invariant_1_a_boolean_filter_narrows_a_scoped_read_on_edge(
     scoped = ScopedQdrantClient(client, writer.member.auth, resource_type="document")
     assert (await scoped.count("c", count_filter=F.eq("flag", True))).count == 1
     assert (await scoped.count("c", count_filter=F.ne("flag", True))).count == 2
+
+
+def test_the_compose_server_matches_the_client_minor_version() -> None:
+    # The server QDRANT_URL tests run against must know what the client sends
+    # (update_filter and update_mode need 1.16+); keep its image on the client's minor.
+    from importlib.metadata import version
+
+    compose = (Path(__file__).parents[2] / "docker-compose.test.yml").read_text()
+    image = next(line for line in compose.splitlines() if "image: qdrant/qdrant:" in line)
+    server = image.split(":v", 1)[1].strip().split(".")
+    client = version("qdrant-client").split(".")
+    assert server[:2] == client[:2], (image, version("qdrant-client"))
+    assert (int(server[0]), int(server[1])) >= (1, 16)
