@@ -1,7 +1,7 @@
 """The Qdrant backends of the leak harness: local mode and qdrant-edge always, a server
 with ``QDRANT_URL``.
 
-Edge runs fewer examples (``LEAK_EDGE_EXAMPLES``, default 25) to keep CI's budget: the
+Edge runs fewer examples (``LEAK_EDGE_EXAMPLES``, default 20) to keep CI's budget: the
 generated worlds are the same, the engine is the part under test.
 """
 
@@ -20,7 +20,7 @@ from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_qdrant import QdrantBackend, ScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import edge_client
 
-EDGE_LEAK_EXAMPLES = int(os.environ.get("LEAK_EDGE_EXAMPLES", "25"))
+EDGE_LEAK_EXAMPLES = int(os.environ.get("LEAK_EDGE_EXAMPLES", "20"))
 
 # Harness chunk ids are arbitrary strings; Qdrant point ids are integers or UUIDs.
 _IDS = uuid.UUID("0b7e1f0c-2a64-4a55-9d3e-5f7f0d1e2c3b")

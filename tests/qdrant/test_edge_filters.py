@@ -39,7 +39,7 @@ from sentinel_vectors_qdrant.edge import EdgeQdrantClient
 from tests.qdrant.conftest import Store, edge_client
 from tests.qdrant.world import Writer
 
-EXAMPLES = 150
+EXAMPLES = 100
 WORKSPACES = [str(uuid.UUID(int=1)), str(uuid.UUID(int=2))]
 RESOURCES = [str(uuid.UUID(int=10 + i)) for i in range(3)]
 INDEXES: dict[str, models.PayloadSchemaType | None] = {
