@@ -99,6 +99,8 @@ class QdrantEdge(QdrantBase):
         )
         self._root.mkdir(parents=True, exist_ok=True)
         self._threads = max_search_threads
+        # Kept here: a client closed by __del__ at interpreter exit may outlive shutil.
+        self._rmtree = shutil.rmtree
         self._open: dict[str, _Collection] = {}
         self._lock = threading.Lock()
         self._ops = itertools.count(1)
@@ -273,7 +275,7 @@ class QdrantEdge(QdrantBase):
                 col.shard.close()
             self._open.clear()
         if self._temporary:
-            shutil.rmtree(self._root, ignore_errors=True)
+            self._rmtree(self._root, ignore_errors=True)
 
     # -- reads ---------------------------------------------------------------------
 
