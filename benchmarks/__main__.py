@@ -8,8 +8,9 @@
 ``benchmarks/results/``: ``suite-<label>.json`` (every sample's summary; gitignored),
 ``summary-<label>.md`` (the tables docs/benchmarks.md cites) and ``<label>-*.png``.
 
-Measured per backend (Chroma server, PostgreSQL + pgvector, Qdrant local mode, and the
-Qdrant server when ``QDRANT_URL`` is set), in the largest of 20 Zipf-sized workspaces:
+Measured per backend (Chroma server, PostgreSQL + pgvector, Qdrant local mode, the
+Qdrant server when ``QDRANT_URL`` is set, and with ``--backends qdrant-edge`` Qdrant's own
+engine in-process), in the largest of 20 Zipf-sized workspaces:
 
 - P1: scoped query latency / the same query by hand on the native client (same filter,
   interleaved in the same run, median of ``--queries`` queries, k=10).

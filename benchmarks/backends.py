@@ -529,7 +529,15 @@ RUNNERS: dict[str, Callable[..., Runner]] = {
     "chroma": ChromaRunner,
     "pgvector": PgvectorRunner,
     "qdrant": QdrantRunner,
+    # Qdrant's engine in-process (benchmarks/qdrant_edge.py; imported when used).
+    "qdrant-edge": lambda stack, **kw: _edge_runner()(stack, **kw),
 }
+
+
+def _edge_runner() -> Callable[..., Runner]:
+    from benchmarks.qdrant_edge import QdrantEdgeRunner
+
+    return QdrantEdgeRunner
 
 
 @contextlib.asynccontextmanager

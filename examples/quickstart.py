@@ -1,11 +1,12 @@
 """Who sees what: one query, six users, two workspaces, one vector collection.
 
-Runs fully offline on embedded defaults: the chosen store (Chroma's PersistentClient or
-Qdrant's local mode in a temp dir, or a throwaway PostgreSQL + pgvector started natively)
+Runs fully offline on embedded defaults: the chosen store (Chroma's PersistentClient,
+Qdrant's own engine in-process (qdrant-edge) or its local mode in a temp dir, or a
+throwaway PostgreSQL + pgvector started natively)
 and the test kit's Sentinel permission-service emulator on a local port, with real RS256
 tokens and the SDK's real ``PermissionClient`` and ``RequestAuth``.
 
-    python examples/quickstart.py [--backend chroma|qdrant|pgvector]
+    python examples/quickstart.py [--backend chroma|qdrant|qdrant-local|pgvector]
 """
 
 from __future__ import annotations
@@ -74,14 +75,37 @@ async def chroma_store(data: str) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def qdrant_store(data: str) -> AsyncIterator[Store]:
-    from qdrant_client import QdrantClient, models
+    """Qdrant's own engine, embedded (qdrant-edge): tenant indexes, HNSW, a WAL in ``data``."""
+    from qdrant_client import models
 
-    from sentinel_vectors_qdrant import QdrantBackend
+    from sentinel_vectors_qdrant import ensure_collection
+    from sentinel_vectors_qdrant.edge import open_edge_client
+
+    client = open_edge_client(data)
+    await ensure_collection(
+        client, "docs", models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+    print("Qdrant: its own engine in-process (qdrant-edge), one shard directory per collection")
+    async with _qdrant(client) as store:
+        yield store
+
+
+@asynccontextmanager
+async def qdrant_local_store(data: str) -> AsyncIterator[Store]:
+    """qdrant-client's local mode (a Python re-implementation that ignores indexes)."""
+    from qdrant_client import QdrantClient, models
 
     client = QdrantClient(path=data)
     client.create_collection(
         "docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
     )
+    async with _qdrant(client) as store:
+        yield store
+
+
+@asynccontextmanager
+async def _qdrant(client: Any) -> AsyncIterator[Store]:
+    from sentinel_vectors_qdrant import QdrantBackend
 
     async def raw_search(vector: list[float], k: int) -> list[str]:
         hits = client.query_points("docs", query=vector, limit=k, with_payload=True)
@@ -140,6 +164,7 @@ async def pgvector_store(data: str) -> AsyncIterator[Store]:
 BACKENDS: dict[str, Callable[[str], AbstractAsyncContextManager[Store]]] = {
     "chroma": chroma_store,
     "qdrant": qdrant_store,
+    "qdrant-local": qdrant_local_store,
     "pgvector": pgvector_store,
 }
 

@@ -27,6 +27,7 @@ __all__ = [
     "ReservedKeyError",
     "SentinelVectorsError",
     "StoreUnavailableError",
+    "UnsupportedError",
     "WriteConflictError",
     "is_store_outage",
 ]
@@ -105,6 +106,18 @@ class MissingResourceError(InvalidInputError):
     record belongs to a Sentinel resource, taken from the document's metadata (or the
     store's ``resource_id``), never guessed.
     """
+
+class UnsupportedError(InvalidInputError):
+    """The store's engine cannot do what was asked (a call, an argument, a filter form).
+
+    Raised instead of dropping what the engine cannot express (a dropped filter condition
+    would widen a read). Nothing was read or written. ``store`` names the engine
+    (``"qdrant-edge"``, ...); use another call, or a server that supports it.
+    """
+
+    def __init__(self, message: str, *, store: str) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class WriteConflictError(SentinelVectorsError):

@@ -1,4 +1,5 @@
-"""The conformance suite on Qdrant: local mode always, a server when ``QDRANT_URL`` is set."""
+"""The conformance suite on Qdrant: local mode and qdrant-edge always, a server when
+``QDRANT_URL`` is set."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from qdrant_client import AsyncQdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
 from sentinel_vectors.testing.conformance import (
     BackendFactory,
@@ -17,16 +18,19 @@ from sentinel_vectors.testing.conformance import (
     ConformanceTarget,
 )
 from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+from tests.qdrant.conftest import edge_client, native
 
 QDRANT_URL = os.environ.get("QDRANT_URL", "")
 
 
 class TestQdrant(ConformanceSuite):
-    """Every neutral rule on ``AsyncQdrantClient``, in local mode and on a server."""
+    """Every neutral rule on ``AsyncQdrantClient`` in local mode and on a server, and on a
+    sync qdrant-edge ``QdrantClient`` (Qdrant's engine, payload indexes included)."""
 
     @pytest.fixture(
         params=[
             "local",
+            "edge",
             pytest.param(
                 "server",
                 marks=pytest.mark.skipif(not QDRANT_URL, reason="QDRANT_URL is not set"),
@@ -38,8 +42,12 @@ class TestQdrant(ConformanceSuite):
 
         @asynccontextmanager
         async def factory(dimension: int) -> AsyncIterator[ConformanceTarget]:
+            client: AsyncQdrantClient | QdrantClient
             if kind == "server":
                 client = AsyncQdrantClient(url=QDRANT_URL, timeout=30)
+            elif kind == "edge":
+                # Qdrant's engine in-process; the binding runs its calls in a worker thread.
+                client = edge_client()
             else:
                 client = AsyncQdrantClient(":memory:")
             name = f"conf-{uuid.uuid4().hex[:12]}"
@@ -49,13 +57,17 @@ class TestQdrant(ConformanceSuite):
 
             async def records(key: str, value: str) -> list[Mapping[str, Any]]:
                 match = models.FieldCondition(key=key, match=models.MatchValue(value=value))
-                points, _ = await client.scroll(
-                    name, scroll_filter=models.Filter(must=[match]), limit=10_000
+                points, _ = await native(
+                    client,
+                    "scroll",
+                    collection_name=name,
+                    scroll_filter=models.Filter(must=[match]),
+                    limit=10_000,
                 )
                 return [dict(p.payload or {}) for p in points]
 
             yield ConformanceTarget(QdrantBackend(client, name, resource_type="document"), records)
-            await client.delete_collection(name)
-            await client.close()
+            await native(client, "delete_collection", collection_name=name)
+            await native(client, "close")
 
         return factory

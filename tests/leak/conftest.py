@@ -12,13 +12,14 @@ import pytest
 
 from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
 from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw, leak_pgvector_tiered
-from tests.leak.qdrant_backend import leak_qdrant_local, leak_qdrant_server
+from tests.leak.qdrant_backend import leak_qdrant_edge, leak_qdrant_local, leak_qdrant_server
 from tests.leak.rag_backend import leak_langchain_chroma, leak_llamaindex_chroma
 
 LEAK_BACKENDS = [
     "leak_chroma_http",
     "leak_chroma_local",
     "leak_qdrant_local",
+    "leak_qdrant_edge",
     "leak_qdrant_server",
     "leak_pgvector",
     "leak_pgvector_hnsw",
@@ -36,12 +37,19 @@ __all__ = [
     "leak_pgvector",
     "leak_pgvector_hnsw",
     "leak_pgvector_tiered",
+    "leak_qdrant_edge",
     "leak_qdrant_local",
     "leak_qdrant_server",
 ]
 
 
-WRITE_BACKENDS = ["leak_chroma_http", "leak_qdrant_local", "leak_qdrant_server", "leak_pgvector"]
+WRITE_BACKENDS = [
+    "leak_chroma_http",
+    "leak_qdrant_local",
+    "leak_qdrant_edge",
+    "leak_qdrant_server",
+    "leak_pgvector",
+]
 """The backends of the write side (the retrievers write through these same bindings)."""
 
 

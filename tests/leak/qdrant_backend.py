@@ -1,4 +1,9 @@
-"""The Qdrant backends of the leak harness: local mode always, a server with ``QDRANT_URL``."""
+"""The Qdrant backends of the leak harness: local mode and qdrant-edge always, a server
+with ``QDRANT_URL``.
+
+Edge runs fewer examples (``LEAK_EDGE_EXAMPLES``, default 20) to keep CI's budget: the
+generated worlds are the same, the engine is the part under test.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from qdrant_client import QdrantClient, models
 from sentinel_vectors.filters import Filter
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_qdrant import QdrantBackend, ScopedQdrantClient, ensure_collection
+from tests.qdrant.conftest import edge_client
+
+EDGE_LEAK_EXAMPLES = int(os.environ.get("LEAK_EDGE_EXAMPLES", "20"))
 
 # Harness chunk ids are arbitrary strings; Qdrant point ids are integers or UUIDs.
 _IDS = uuid.UUID("0b7e1f0c-2a64-4a55-9d3e-5f7f0d1e2c3b")
@@ -35,6 +43,8 @@ class QdrantLeakBackend:
 
     exact = True
     metric: Metric = "l2"
+    max_examples: int | None = None
+    """Caps the harness's examples for this backend (``None``: ``LEAK_EXAMPLES``)."""
 
     def __init__(self, name: str, client: QdrantClient) -> None:
         self.name = name
@@ -103,6 +113,16 @@ def leak_qdrant_local() -> Iterator[QdrantLeakBackend]:
     """Qdrant's local mode, in memory (``QdrantClient(":memory:")``)."""
     client = QdrantClient(":memory:")
     yield QdrantLeakBackend("qdrant-local", client)
+    client.close()
+
+
+@pytest.fixture
+def leak_qdrant_edge() -> Iterator[QdrantLeakBackend]:
+    """Qdrant's own engine in-process (qdrant-edge), a temporary directory on a RAM disk."""
+    client = edge_client()
+    backend = QdrantLeakBackend("qdrant-edge", client)
+    backend.max_examples = EDGE_LEAK_EXAMPLES
+    yield backend
     client.close()
 
 

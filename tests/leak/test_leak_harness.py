@@ -27,11 +27,16 @@ from sentinel_vectors.testing.leak import (
     write_scripts,
 )
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.leak.write_backends import write_chroma_http, write_pgvector, write_qdrant_local
+from tests.leak.write_backends import (
+    write_chroma_http,
+    write_pgvector,
+    write_qdrant_edge,
+    write_qdrant_local,
+)
 
 LEAK_EXAMPLES = int(os.environ.get("LEAK_EXAMPLES", "200"))
 
-__all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_local"]
+__all__ = ["write_chroma_http", "write_pgvector", "write_qdrant_edge", "write_qdrant_local"]
 
 
 def run_examples[T](
@@ -61,7 +66,9 @@ def _capped(cap: int | None) -> int | None:
     return None if cap is None else min(cap, LEAK_EXAMPLES)
 
 
-@pytest.fixture(params=["write_chroma_http", "write_qdrant_local", "write_pgvector"])
+@pytest.fixture(
+    params=["write_chroma_http", "write_qdrant_local", "write_qdrant_edge", "write_pgvector"]
+)
 def raw_write_backend(request: pytest.FixtureRequest) -> object:
     """Every backend that joined the raw-write side, in turn."""
     return request.getfixturevalue(request.param)
@@ -86,7 +93,9 @@ def test_invariant_8_no_unauthorized_change_and_nothing_left_on_random_write_scr
     write_backend: WriteLeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
     run_examples(
-        write_scripts(), lambda script: run_writes(script, write_backend, sentinel_emulator)
+        write_scripts(),
+        lambda script: run_writes(script, write_backend, sentinel_emulator),
+        max_examples=_capped(getattr(write_backend, "max_examples", None)),
     )
 
 
@@ -99,4 +108,5 @@ def test_invariant_8_raw_writes_change_nothing_unauthorized_and_leave_nothing_be
     run_examples(
         write_leak.scripts(),
         lambda script: write_leak.run_script(script, raw_write_backend, sentinel_emulator),
+        max_examples=_capped(getattr(raw_write_backend, "max_examples", None)),
     )

@@ -26,6 +26,8 @@ from sentinel_vectors_chroma import ChromaBackend
 from sentinel_vectors_pgvector import PgvectorBackend, chunk_table
 from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
 from sentinel_vectors_qdrant.points import ID_KEY
+from tests.leak.qdrant_backend import EDGE_LEAK_EXAMPLES
+from tests.qdrant.conftest import edge_client
 
 _VECTOR = [0.5, -0.25, 1.0, 0.125]
 
@@ -76,9 +78,12 @@ class QdrantWriteBackend:
     """A collection in qdrant-client's local mode."""
 
     name = "qdrant-local"
+    max_examples: int | None = None
+    """Caps the harness's examples for this backend (``None``: ``LEAK_EXAMPLES``)."""
 
-    def __init__(self, client: QdrantClient) -> None:
+    def __init__(self, client: QdrantClient, name: str = "qdrant-local") -> None:
         self.client = client
+        self.name = name
 
     async def fresh(self, dim: int) -> object:
         name = f"write-{uuid.uuid4().hex[:12]}"
@@ -183,6 +188,16 @@ def write_qdrant_local() -> Iterator[QdrantWriteBackend]:
     """Qdrant's local mode, in memory."""
     client = QdrantClient(":memory:")
     yield QdrantWriteBackend(client)
+    client.close()
+
+
+@pytest.fixture
+def write_qdrant_edge() -> Iterator[QdrantWriteBackend]:
+    """Qdrant's own engine in-process (qdrant-edge), fewer examples (``LEAK_EDGE_EXAMPLES``)."""
+    client = edge_client()
+    backend = QdrantWriteBackend(client, "qdrant-edge")
+    backend.max_examples = EDGE_LEAK_EXAMPLES
+    yield backend
     client.close()
 
 

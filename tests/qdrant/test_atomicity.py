@@ -24,7 +24,8 @@ from sentinel_vectors.errors import (
 )
 from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
-from tests.qdrant.conftest import CLIENT_KINDS, DIM, QDRANT_URL, Store
+from sentinel_vectors_qdrant.edge import EdgeQdrantClient
+from tests.qdrant.conftest import CLIENT_KINDS, DIM, EDGE_TMP, QDRANT_URL, Store
 from tests.qdrant.world import Writer, vec
 
 
@@ -63,6 +64,19 @@ class FlakyQdrantClient(QdrantClient):
         return result
 
 
+class FlakyEdgeClient(EdgeQdrantClient):
+    """A real qdrant-edge client whose chosen upsert requests fail."""
+
+    faults: Faults
+
+    def upsert(self, *args: Any, **kwargs: Any) -> models.UpdateResult:
+        if self.faults.before():
+            raise InjectedFault("injected: upsert request refused")
+        result = super().upsert(*args, **kwargs)
+        self.faults.after()
+        return result
+
+
 class FlakyAsyncQdrantClient(AsyncQdrantClient):
     """A real AsyncQdrantClient whose chosen upsert requests fail."""
 
@@ -83,7 +97,9 @@ async def flaky(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Store, Fa
         {"location": ":memory:"} if kind.startswith("local") else {"url": QDRANT_URL}
     )
     client: QdrantClient | AsyncQdrantClient = (
-        FlakyAsyncQdrantClient(**location)
+        FlakyEdgeClient(max_search_threads=1, tmp_dir=EDGE_TMP)
+        if kind.startswith("edge")
+        else FlakyAsyncQdrantClient(**location)
         if kind.endswith("async")
         else FlakyQdrantClient(**location)
     )

@@ -21,8 +21,9 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from sentinel_vectors.errors import WriteConflictError
 from sentinel_vectors.testing.conformance import Tenancy
 from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
+from sentinel_vectors_qdrant.edge import EdgeQdrantClient
 from sentinel_vectors_qdrant.points import ID_KEY
-from tests.qdrant.conftest import CLIENT_KINDS, DIM, QDRANT_URL, Store
+from tests.qdrant.conftest import CLIENT_KINDS, DIM, EDGE_TMP, QDRANT_URL, Store
 from tests.qdrant.world import vec
 
 Competitor = Callable[[list[models.PointStruct]], "models.PointStruct | None"]
@@ -49,6 +50,14 @@ class RacingQdrantClient(QdrantClient, _Race):
         return super().upsert(*args, **kwargs)
 
 
+class RacingEdgeClient(EdgeQdrantClient, _Race):
+    def upsert(self, *args: Any, **kwargs: Any) -> models.UpdateResult:
+        first = self._points(kwargs)
+        if first:
+            super().upsert(kwargs["collection_name"], first, wait=True)
+        return super().upsert(*args, **kwargs)
+
+
 class RacingAsyncQdrantClient(AsyncQdrantClient, _Race):
     async def upsert(self, *args: Any, **kwargs: Any) -> models.UpdateResult:
         first = self._points(kwargs)
@@ -64,7 +73,9 @@ async def racing(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         {"location": ":memory:"} if kind.startswith("local") else {"url": QDRANT_URL}
     )
     client: QdrantClient | AsyncQdrantClient = (
-        RacingAsyncQdrantClient(**location)
+        RacingEdgeClient(max_search_threads=1, tmp_dir=EDGE_TMP)
+        if kind.startswith("edge")
+        else RacingAsyncQdrantClient(**location)
         if kind.endswith("async")
         else RacingQdrantClient(**location)
     )

@@ -23,7 +23,7 @@ def scoped(store: Store, member: Member, **kw: Any) -> ScopedQdrantClient:
     run in a worker thread of the test's event loop (as in a FastAPI ``def`` route), so
     the same tests run the sync form.
     """
-    if store.kind == "local-sync":
+    if store.kind in ("local-sync", "edge-sync"):
         assert isinstance(store.client, QdrantClient)
         sync = SyncScopedQdrantClient(store.client, member.auth, resource_type="document", **kw)
         return cast(ScopedQdrantClient, InWorkerThread(sync))

@@ -1,10 +1,10 @@
 """RAG fixtures: the example corpus ingested into a real store, real auth via the emulator.
 
 ``rag_store`` is one fresh cosine collection of the offline model's dimension on each
-backend: the session's real ``chroma run`` server, Qdrant's local mode, and the
-session's PostgreSQL + pgvector. ``corpus_world`` loads ``examples/data`` into it through
-the resource lifecycle (each document indexed by its owner, registered with the
-emulator over HTTP), so every test reads what the example reads.
+backend: the session's real ``chroma run`` server, Qdrant's local mode, Qdrant's engine
+in-process (qdrant-edge), and the session's PostgreSQL + pgvector. ``corpus_world`` loads
+``examples/data`` into it through the resource lifecycle (each document indexed by its
+owner, registered with the emulator over HTTP), so every test reads what the example reads.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sentinel_vectors.testing.server import RunningEmulator
 from sentinel_vectors.testing.servers.chroma import ChromaServer
 
 DIM = StaticModelEmbedder.dimension
-BACKENDS = ["chroma", "qdrant", "pgvector"]
+BACKENDS = ["chroma", "qdrant", "qdrant-edge", "pgvector"]
 
 
 @pytest.fixture(scope="session")
@@ -80,6 +80,20 @@ async def _qdrant() -> AsyncIterator[Store]:
     await client.close()
 
 
+async def _qdrant_edge() -> AsyncIterator[Store]:
+    from qdrant_client import models
+
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+    from tests.qdrant.conftest import edge_client
+
+    client = edge_client()  # Qdrant's own engine in-process: a sync client, calls in a thread
+    await ensure_collection(
+        client, "rag", models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+    yield Store("qdrant-edge", QdrantBackend(client, "rag", resource_type="document"), client)
+    client.close()
+
+
 async def _pgvector(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     from sqlalchemy import MetaData
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -106,6 +120,8 @@ async def rag_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         gen = _chroma(request.getfixturevalue("chroma_client"))
     elif request.param == "qdrant":
         gen = _qdrant()
+    elif request.param == "qdrant-edge":
+        gen = _qdrant_edge()
     else:
         gen = _pgvector(request)
     store = await anext(gen)

@@ -138,7 +138,7 @@ class ScopedQdrantClient(_Facade):
             :mod:`sentinel_vectors.strategy`); other reads always pre-filter.
         postfilter_min_ids: accessible-list size from which ``auto`` post-filters
             ``query_points`` (``None``: never). Default: :data:`DEFAULT_POSTFILTER_MIN_IDS`
-            on a server, :data:`LOCAL_POSTFILTER_MIN_IDS` in local mode.
+            on a server and qdrant-edge, :data:`LOCAL_POSTFILTER_MIN_IDS` in local mode.
         overfetch: the post-filter's fetch schedule.
         compiler: the filter compiler (a seam for tests and extensions).
 

@@ -190,6 +190,9 @@ class Updates(ClientBase):
         values = check_payload(payload, what="payload")
         if key is not None:
             self._check_keys([key])
+        else:  # a value a typed index would not hold (sentinel_vectors_qdrant.typed)
+            yield from self._space(collection_name)
+            self._typed[collection_name].check(values, what="payload")
         selection = self._selection(points)
         edit, targets = yield from self._targets(collection_name, selection)
         if key is None and values.keys() & self.scope.reserved_keys:
@@ -226,6 +229,8 @@ class Updates(ClientBase):
     ) -> Step[models.UpdateResult]:
         """Replace the payload of points the caller may edit; tenancy keys are kept."""
         values = check_payload(payload, what="payload")
+        yield from self._space(collection_name)  # a value a typed index would not hold
+        self._typed[collection_name].check(values, what="payload")
         return (
             yield from self._overwrite(
                 collection_name,

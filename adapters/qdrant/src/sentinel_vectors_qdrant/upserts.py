@@ -134,6 +134,7 @@ class Upserts(ClientBase):
             seen.add(pid)
             vector = space.point_vector(point.vector, what=f"points[{i}].vector")
             payload = check_payload(point.payload, what=f"points[{i}].payload")
+            self._typed[collection_name].check(payload, what=f"points[{i}].payload")
             out.append(_Point(lid, pid, vector, payload))
         return out
 
