@@ -107,6 +107,7 @@ class MissingResourceError(InvalidInputError):
     store's ``resource_id``), never guessed.
     """
 
+
 class UnsupportedError(InvalidInputError):
     """The store's engine cannot do what was asked (a call, an argument, a filter form).
 
