@@ -262,6 +262,22 @@ async def qdrant_backend() -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
+async def qdrant_edge_backend() -> AsyncIterator[Any]:
+    """One cosine collection on Qdrant's own engine in-process (qdrant-edge) for the module."""
+    from qdrant_client import models
+
+    from sentinel_vectors_qdrant import QdrantBackend, ensure_collection
+    from tests.qdrant.conftest import edge_client
+
+    client = edge_client()
+    await ensure_collection(
+        client, "lc", models.VectorParams(size=STANDARD_DIM, distance=models.Distance.COSINE)
+    )
+    yield QdrantBackend(client, "lc", resource_type="document")
+    client.close()
+
+
+@pytest.fixture(scope="module")
 async def pg_table(postgres_server: Any) -> AsyncIterator[tuple[Any, Any]]:
     """One chunk table on the session's PostgreSQL for the module, and its engine."""
     from sqlalchemy import MetaData

@@ -2,10 +2,11 @@
 
 ``langchain_tests.integration_tests.VectorStoreIntegrationTests`` (sync and async) runs
 against :class:`SentinelVectorStore` on the session's ``chroma run`` server, Qdrant's
-local mode and the session's PostgreSQL + pgvector. One collection per backend for the
-module; each test gets a fresh workspace (a new editor and the resource its documents
-belong to, registered with the emulator), so the store is empty *as the caller sees it*
-while earlier tests' records stay in the collection: the scope alone keeps them out.
+local mode, Qdrant's own engine embedded (qdrant-edge) and the session's PostgreSQL +
+pgvector. One collection per backend for the module; each test gets a fresh workspace
+(a new editor and the resource its documents belong to, registered with the emulator),
+so the store is empty *as the caller sees it* while earlier tests' records stay in the
+collection: the scope alone keeps them out.
 
 The documents of the standard tests carry no resource id; the store is bound to the
 test's resource (``resource_id=``) and shows documents without it, as written. Sync
@@ -71,6 +72,16 @@ class TestQdrantLocal(VectorStoreIntegrationTests):
         self, request: pytest.FixtureRequest, clients: Clients, qdrant_backend: Any
     ) -> SentinelVectorStore:
         return _scoped_store(request, clients, qdrant_backend, qdrant_backend)
+
+
+class TestQdrantEdge(VectorStoreIntegrationTests):
+    """The standard tests on Qdrant's own engine, embedded (qdrant-edge)."""
+
+    @pytest.fixture
+    def vectorstore(  # type: ignore[override]
+        self, request: pytest.FixtureRequest, clients: Clients, qdrant_edge_backend: Any
+    ) -> SentinelVectorStore:
+        return _scoped_store(request, clients, qdrant_edge_backend, qdrant_edge_backend)
 
 
 class TestPgvector(VectorStoreIntegrationTests):
