@@ -23,6 +23,7 @@ __all__ = [
     "MissingAuthError",
     "MissingResourceError",
     "PermissionServiceError",
+    "PlacementError",
     "RateLimitedError",
     "ReservedKeyError",
     "SentinelVectorsError",
@@ -143,6 +144,16 @@ class StoreUnavailableError(SentinelVectorsError):
     def __init__(self, message: str, *, store: str) -> None:
         super().__init__(message)
         self.store = store
+
+
+class PlacementError(StoreUnavailableError):
+    """The store has no place yet for the caller's own workspace.
+
+    Raised under a per-tenant placement (``sentinel_vectors.placement``) when the
+    workspace's partition, shard or collection has not been created: nothing was written.
+    Onboard the workspace (for pgvector, ``create_workspace_partition``) and retry. Only
+    the caller's own workspace is ever named, so it tells nothing about anyone else's.
+    """
 
 
 def is_store_outage(exc: BaseException) -> bool:

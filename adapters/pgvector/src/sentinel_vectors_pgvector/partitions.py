@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sentinel_vectors.access import canonical_uuid
-from sentinel_vectors.errors import InvalidInputError
+from sentinel_vectors.errors import InvalidInputError, PlacementError
 from sentinel_vectors.placement import Placement, dedicated_name
 from sentinel_vectors_pgvector.model import table_of
 from sentinel_vectors_pgvector.rls import _quote
@@ -45,6 +45,7 @@ __all__ = [
     "partitioning_ddl",
     "promote_workspace",
     "promote_workspace_sync",
+    "translate_store_error",
     "workspace_partitions",
 ]
 
@@ -53,6 +54,27 @@ PARTITION_BY_WORKSPACE = "LIST (workspace_id)"
 
 PG_IDENTIFIER_MAX = 63
 """PostgreSQL's identifier length limit (NAMEDATALEN - 1)."""
+
+# PostgreSQL's check_violation, which a row routed to no partition raises.
+_CHECK_VIOLATION = "23514"
+
+
+def translate_store_error(exc: Exception, effect: object) -> BaseException | None:
+    """The driver's ``translate`` for the pgvector stores: a row for a workspace with no
+    partition (per-tenant placement, not onboarded) becomes :class:`PlacementError`.
+
+    Any other error is kept as it is (``None``).
+    """
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code == _CHECK_VIOLATION and "no partition of relation" in str(exc):
+        return PlacementError(
+            "this workspace has no partition in the chunk table yet (per-tenant placement):"
+            " nothing was written; onboard it with create_workspace_partition",
+            store="pgvector",
+        )
+    return None
+
 
 SHARED_SUFFIX = "__shared"
 """Suffix of the default (shared) partition's name."""

@@ -36,6 +36,7 @@ from sentinel_vectors.validation import check_positive_int
 from sentinel_vectors_pgvector import operations as ops
 from sentinel_vectors_pgvector.calls import Call, StoreCalls, StoreOptions, WhereArg
 from sentinel_vectors_pgvector.model import Distance
+from sentinel_vectors_pgvector.partitions import translate_store_error
 from sentinel_vectors_pgvector.results import Hits, Record
 
 __all__ = ["ScopedVectorStore", "SyncScopedVectorStore"]
@@ -222,6 +223,7 @@ class ScopedVectorStore(StoreCalls):
             self.scope,
             blocking=_await_on_loop,
             connect=functools.partial(self._transaction, sync_bind, call.k),
+            translate=translate_store_error,
         )
 
 
@@ -339,6 +341,7 @@ class SyncScopedVectorStore(StoreCalls):
             self.scope,
             blocking=self._on_loop,
             connect=functools.partial(self._transaction, self._bind, call.k),
+            translate=translate_store_error,
         )
 
     def _on_loop[T](self, ask: Callable[[], Awaitable[T]]) -> T:
