@@ -312,3 +312,31 @@ def test_partitioning_refuses_an_unpartitioned_table(sync_engine: Engine) -> Non
         partitioning_ddl(table, Placement())
     with pytest.raises(InvalidInputError, match="too long"):
         partition_name(chunk_table("x" * 40, MetaData(), dim=DIM), str(uuid.uuid4()))
+
+
+def test_cli_promote_moves_one_workspace_online_and_refuses_other_stores(
+    postgres_server: PostgresServer, sync_engine: Engine, placed: Table, skewed: Skewed
+) -> None:
+    """``sentinel-vectors promote``: the library call behind a command, idempotent."""
+    from typer.testing import CliRunner
+
+    from sentinel_vectors_cli.app import app
+
+    url = f"{postgres_server.sqlalchemy_url('asyncpg')}/{placed.name}"
+    runner = CliRunner()
+    first = runner.invoke(app, ["promote", url, "-w", _ws(skewed.big)])
+    assert first.exit_code == 0, first.output
+    assert f"{BIG} chunks moved" in first.output
+    again = runner.invoke(app, ["promote", url, "-w", _ws(skewed.big)])
+    assert again.exit_code == 0
+    assert "0 chunks moved" in again.output
+    with sync_engine.connect() as conn:
+        own = partition_name(placed, _ws(skewed.big))
+        assert own in workspace_partitions(conn, placed)
+        assert conn.execute(text(f'SELECT count(*) FROM "{own}"')).scalar_one() == BIG
+        assert conn.execute(select(func.count()).select_from(placed)).scalar_one() == BIG + 10
+    refused = runner.invoke(app, ["promote", "chroma://localhost:8000/docs", "-w", _ws(skewed.big)])
+    assert refused.exit_code == 2
+    assert "pgvector chunk tables only" in refused.output
+    bad = runner.invoke(app, ["promote", url, "-w", "not-a-uuid"])
+    assert bad.exit_code == 2

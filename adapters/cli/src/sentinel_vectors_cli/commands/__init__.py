@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from sentinel_vectors_cli.commands import backfill, check, purge, reconcile, transfer
+from sentinel_vectors_cli.commands import backfill, check, promote, purge, reconcile, transfer
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[ModuleType] = [check, backfill, reconcile, purge, transfer]
+COMMANDS: list[ModuleType] = [check, backfill, reconcile, purge, transfer, promote]
 """Every command module, in the order ``--help`` lists them."""
