@@ -13,8 +13,8 @@ import pytest
 from sentinel_vectors.testing import write_leak
 from sentinel_vectors.testing.leak import run_world, worlds
 from sentinel_vectors.testing.server import RunningEmulator
+from tests.leak.examples import LEAK_EXAMPLES, run_examples
 from tests.leak.store_backends import StoreLeakBackend, StoreWriteBackend, leak_store, write_store
-from tests.leak.test_leak_harness import LEAK_EXAMPLES, run_examples
 
 STORE_EXAMPLES = max(8, LEAK_EXAMPLES // 25)
 
