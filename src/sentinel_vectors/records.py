@@ -42,6 +42,7 @@ __all__ = [
     "check_ids",
     "cosine_similarity",
     "mmr",
+    "records_of",
     "shown_metadata",
     "stored_metadata",
 ]
@@ -159,6 +160,20 @@ class RecordBackend(Protocol):
     def records(self, auth: AuthContext) -> RecordStore:
         """The :class:`RecordStore` of ``auth`` over the backend's scoped wrapper."""
         ...
+
+
+def records_of(backend: object, auth: AuthContext) -> RecordStore:
+    """The :class:`RecordStore` of ``auth`` over a backend binding.
+
+    What the framework stores' ``from_backend`` does; anything but a
+    :class:`RecordBackend` is :class:`~sentinel_vectors.errors.InvalidInputError`.
+    """
+    if not isinstance(backend, RecordBackend):
+        raise InvalidInputError(
+            f"backend must be a store binding with records(auth) (ChromaBackend, "
+            f"QdrantBackend, PgvectorBackend), got {type(backend).__name__}"
+        )
+    return backend.records(auth)
 
 
 class StoreRecords(ABC):
