@@ -111,6 +111,16 @@ def _docs(data: Dataset, idx: np.ndarray) -> list[Any]:
     ]
 
 
+def _wardowl_add(backend: Any, data: Dataset, out: Loaded) -> None:
+    """Load every chunk into wardowl's own ``backend`` in batches; times it in ``out``."""
+    t = time.perf_counter()
+    every = np.arange(data.n)
+    for start in range(0, data.n, BATCH):
+        idx = every[start : start + BATCH]
+        backend.add(_docs(data, idx), data.vectors[idx].tolist())
+    out.seconds["wardowl add"] = time.perf_counter() - t
+
+
 def _admin(data: Dataset, w: int) -> FixedAuth:
     return FixedAuth(
         uuid.UUID(data.workspaces[w]),
@@ -175,12 +185,7 @@ class ChromaRunner(Runner):
                 configuration={"hnsw": {"space": "cosine"}},
             )
             self.wbackend = ChromaBackend(wcol)
-            t = time.perf_counter()
-            every = np.arange(data.n)
-            for start in range(0, data.n, BATCH):
-                idx = every[start : start + BATCH]
-                self.wbackend.add(_docs(data, idx), data.vectors[idx].tolist())
-            out.seconds["wardowl add"] = time.perf_counter() - t
+            _wardowl_add(self.wbackend, data, out)
             self.wardowl_ready = True
         return out
 
@@ -300,12 +305,7 @@ class PgvectorRunner(Runner):
             self.stack.callback(self.pool.close)
             create_schema(self.pool, data.dim, hnsw=False)
             self.wbackend = PgVectorBackend(self.pool)
-            t = time.perf_counter()
-            every = np.arange(data.n)
-            for start in range(0, data.n, BATCH):
-                idx = every[start : start + BATCH]
-                self.wbackend.add(_docs(data, idx), data.vectors[idx].tolist())
-            out.seconds["wardowl add"] = time.perf_counter() - t
+            _wardowl_add(self.wbackend, data, out)
             t = time.perf_counter()
             with self.pool.connection() as conn:
                 conn.execute("SET maintenance_work_mem = '1GB'")
@@ -411,22 +411,22 @@ class QdrantRunner(Runner):
         )
 
     async def load(self, data: Dataset) -> Loaded:
-        from qdrant_client import AsyncQdrantClient, QdrantClient, models
+        from qdrant_client import models
 
         from sentinel_vectors_qdrant import ScopedQdrantClient, ensure_collection
 
-        self.client = AsyncQdrantClient(url=self.url) if self.url else AsyncQdrantClient(":memory:")
-        self.stack.push_async_callback(self.client.close)
-        self.collection = f"bench-{uuid.uuid4().hex[:6]}"
+        await self._open()
         await ensure_collection(
-            self.client,
+            self.scoped_client,
             self.collection,
             models.VectorParams(size=data.dim, distance=models.Distance.COSINE),
         )
         out = Loaded()
         t = time.perf_counter()
         for w in range(len(data.workspaces)):
-            writer = ScopedQdrantClient(self.client, _admin(data, w), resource_type=RESOURCE_TYPE)
+            writer = ScopedQdrantClient(
+                self.scoped_client, _admin(data, w), resource_type=RESOURCE_TYPE
+            )
             members = data.in_workspace(w)
             for start in range(0, len(members), BATCH):
                 idx = members[start : start + BATCH]
@@ -442,22 +442,38 @@ class QdrantRunner(Runner):
                     ],
                 )
         out.seconds["scoped bulk upsert"] = time.perf_counter() - t
+        await self._loaded(out)
         if self.with_wardowl:
-            from wardowl.backends.qdrant import QdrantBackend, create_collection
-
-            sync = QdrantClient(url=self.url) if self.url else QdrantClient(":memory:")
-            self.stack.callback(sync.close)
-            name = f"{self.collection}-wardowl"
-            create_collection(sync, name, data.dim, keyword_fields=("workspace_id", "resource_id"))
-            self.wbackend = QdrantBackend(sync, name)
-            t = time.perf_counter()
-            every = np.arange(data.n)
-            for start in range(0, data.n, BATCH):
-                idx = every[start : start + BATCH]
-                self.wbackend.add(_docs(data, idx), data.vectors[idx].tolist())
-            out.seconds["wardowl add"] = time.perf_counter() - t
-            self.wardowl_ready = True
+            await self._load_wardowl(data, out)
         return out
+
+    @property
+    def scoped_client(self) -> Any:
+        """The client the scoped client wraps (and the collection is made with)."""
+        return self.client
+
+    async def _open(self) -> None:
+        """Open ``self.client`` (the raw calls' async client) and name the collection."""
+        from qdrant_client import AsyncQdrantClient
+
+        self.client = AsyncQdrantClient(url=self.url) if self.url else AsyncQdrantClient(":memory:")
+        self.stack.push_async_callback(self.client.close)
+        self.collection = f"bench-{uuid.uuid4().hex[:6]}"
+
+    async def _loaded(self, out: Loaded) -> None:
+        """After the scoped load, before wardowl's (nothing to do on a server)."""
+
+    async def _load_wardowl(self, data: Dataset, out: Loaded) -> None:
+        from qdrant_client import QdrantClient
+        from wardowl.backends.qdrant import QdrantBackend, create_collection
+
+        sync = QdrantClient(url=self.url) if self.url else QdrantClient(":memory:")
+        self.stack.callback(sync.close)
+        name = f"{self.collection}-wardowl"
+        create_collection(sync, name, data.dim, keyword_fields=("workspace_id", "resource_id"))
+        self.wbackend = QdrantBackend(sync, name)
+        _wardowl_add(self.wbackend, data, out)
+        self.wardowl_ready = True
 
     def wardowl_backend(self) -> Any:
         return self.wbackend
@@ -488,7 +504,7 @@ class QdrantRunner(Runner):
         from sentinel_vectors_qdrant import ScopedQdrantClient
 
         return ScopedQdrantClient(
-            self.client, auth, resource_type=RESOURCE_TYPE, strategy=strategy or "auto"
+            self.scoped_client, auth, resource_type=RESOURCE_TYPE, strategy=strategy or "auto"
         )
 
     async def scoped(self, store: Any, q: np.ndarray, k: int) -> tuple[list[str], bool]:
@@ -501,7 +517,9 @@ class QdrantRunner(Runner):
         from sentinel_vectors_qdrant import ID_KEY, ScopedQdrantClient
 
         ws, owner = data.workspaces[1], data.owners[1]
-        writer = ScopedQdrantClient(self.client, _admin(data, 1), resource_type=RESOURCE_TYPE)
+        writer = ScopedQdrantClient(
+            self.scoped_client, _admin(data, 1), resource_type=RESOURCE_TYPE
+        )
         ids, vecs, res = _fresh_batch(data, batch, hash(tag) % 10_000)
         base = 10**9 + (hash(tag) % 10_000) * batch
         points = [
