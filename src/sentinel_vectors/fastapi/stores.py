@@ -284,48 +284,40 @@ def scoped_store(name: str, *, auth: AuthDependency = request_auth) -> Callable[
     or ``Sentinel.get_auth``: read that property once and reuse the same callable, so
     FastAPI builds one ``RequestAuth`` per request).
     """
+    return _per_request(name, auth, "scoped_store", lambda stores, n, ctx: stores.scoped(n, ctx))
 
+
+def _per_request[T](
+    name: str,
+    auth: AuthDependency,
+    kind: str,
+    build: Callable[[VectorStores, str, AuthContext], T],
+) -> Callable[..., T]:
+    """The dependency of :func:`scoped_store`, :func:`scoped_index` and
+    :func:`resource_lifecycle`: ``build(stores, name, ctx)`` for the request's auth, once
+    the stores are bound to the request (``build`` calls the method on the instance, so
+    a ``VectorStores`` subclass's override applies)."""
     _check_auth_dependency(auth)
     _REQUESTED.add(name)
 
-    def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> Any:
+    def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> T:
         stores = get_vector_stores(request)
         stores.bind(request, ctx)
-        return stores.scoped(name, ctx)
+        return build(stores, name, ctx)
 
-    dependency.__name__ = f"scoped_store_{name}"
+    dependency.__name__ = f"{kind}_{name}"
     return dependency
 
 
 def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
     """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
-
-    _check_auth_dependency(auth)
-    _REQUESTED.add(name)
-
-    def dependency(request: Request, ctx: Annotated[AuthContext, Depends(auth)]) -> ChunkIndex:
-        stores = get_vector_stores(request)
-        stores.bind(request, ctx)
-        return stores.index(name, ctx)
-
-    dependency.__name__ = f"scoped_index_{name}"
-    return dependency
+    return _per_request(name, auth, "scoped_index", lambda stores, n, ctx: stores.index(n, ctx))
 
 
 def resource_lifecycle(
     name: str, *, auth: AuthDependency = request_auth
 ) -> Callable[..., ResourceLifecycle]:
     """Dependency: the :class:`~sentinel_vectors.lifecycle.ResourceLifecycle` of ``name``."""
-
-    _check_auth_dependency(auth)
-    _REQUESTED.add(name)
-
-    def dependency(
-        request: Request, ctx: Annotated[AuthContext, Depends(auth)]
-    ) -> ResourceLifecycle:
-        stores = get_vector_stores(request)
-        stores.bind(request, ctx)
-        return stores.lifecycle(name, ctx)
-
-    dependency.__name__ = f"resource_lifecycle_{name}"
-    return dependency
+    return _per_request(
+        name, auth, "resource_lifecycle", lambda stores, n, ctx: stores.lifecycle(n, ctx)
+    )
