@@ -25,7 +25,7 @@ The request's ``RequestAuth`` comes from the SDK: by default from
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, FastAPI, Request
@@ -312,6 +312,23 @@ def _per_request[T](
 def scoped_index(name: str, *, auth: AuthDependency = request_auth) -> Callable[..., ChunkIndex]:
     """Dependency: the backend-neutral :class:`~sentinel_vectors.index.ChunkIndex` of ``name``."""
     return _per_request(name, auth, "scoped_index", lambda stores, n, ctx: stores.index(n, ctx))
+
+
+def from_scoped_index[T](
+    name: str, build: Callable[[ChunkIndex], T], *, auth: AuthDependency, kind: str
+) -> Callable[..., Awaitable[T]]:
+    """Dependency: ``build(index)`` over the request's :func:`scoped_index` of ``name``.
+
+    What the RAG plug-ins' ``scoped_retriever`` dependencies share (``build`` makes the
+    framework's retriever); the dependency is named ``f"{kind}_{name}"``.
+    """
+    index_dependency = scoped_index(name, auth=auth)
+
+    async def dependency(index: Annotated[ChunkIndex, Depends(index_dependency)]) -> T:
+        return build(index)
+
+    dependency.__name__ = f"{kind}_{name}"
+    return dependency
 
 
 def resource_lifecycle(

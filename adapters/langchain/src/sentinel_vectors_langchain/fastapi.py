@@ -12,18 +12,13 @@ default, or yours: ``Sentinel.get_auth``)::
         ...
 """
 
-# No ``from __future__ import annotations``: FastAPI must see the dependency's
-# ``Annotated[..., Depends(index_dependency)]`` as an object, not a string naming a local.
-
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
-
-from fastapi import Depends
+from typing import Any
 
 from sentinel_vectors.embedders import Embeddings
-from sentinel_vectors.fastapi import request_auth, scoped_index
+from sentinel_vectors.fastapi import request_auth
+from sentinel_vectors.fastapi.stores import from_scoped_index
 from sentinel_vectors.filters import Filter
-from sentinel_vectors.index import ChunkIndex
 from sentinel_vectors.retrieval import Relevance, check_options, cosine_relevance
 from sentinel_vectors_langchain.retriever import ScopedRetriever
 
@@ -49,19 +44,16 @@ def scoped_retriever(
     check_options(
         embeddings, k=k, filter=filter, score_threshold=score_threshold, relevance=relevance
     )
-    index_dependency = scoped_index(name, auth=auth)
-
-    async def dependency(
-        index: Annotated[ChunkIndex, Depends(index_dependency)],
-    ) -> ScopedRetriever:
-        return ScopedRetriever(
+    return from_scoped_index(
+        name,
+        lambda index: ScopedRetriever(
             index=index,
             embeddings=embeddings,
             k=k,
             filter=filter,
             score_threshold=score_threshold,
             relevance=relevance,
-        )
-
-    dependency.__name__ = f"scoped_retriever_{name}"
-    return dependency
+        ),
+        auth=auth,
+        kind="scoped_retriever",
+    )

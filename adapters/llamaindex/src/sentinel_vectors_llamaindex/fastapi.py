@@ -12,19 +12,15 @@ default, or yours: ``Sentinel.get_auth``)::
         return str(await engine.aquery(q))
 """
 
-# No ``from __future__ import annotations``: FastAPI must see the dependency's
-# ``Annotated[..., Depends(index_dependency)]`` as an object, not a string naming a local.
-
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from sentinel_vectors.embedders import Embeddings
-from sentinel_vectors.fastapi import request_auth, scoped_index
+from sentinel_vectors.fastapi import request_auth
+from sentinel_vectors.fastapi.stores import from_scoped_index
 from sentinel_vectors.filters import Filter
-from sentinel_vectors.index import ChunkIndex
 from sentinel_vectors.retrieval import Relevance, check_options, cosine_relevance
 from sentinel_vectors_llamaindex.retriever import LlamaIndexEmbeddings, ScopedRetriever
 
@@ -51,19 +47,16 @@ def scoped_retriever(
     check_options(
         embedder, k=k, filter=filter, score_threshold=score_threshold, relevance=relevance
     )
-    index_dependency = scoped_index(name, auth=auth)
-
-    async def dependency(
-        index: Annotated[ChunkIndex, Depends(index_dependency)],
-    ) -> ScopedRetriever:
-        return ScopedRetriever(
+    return from_scoped_index(
+        name,
+        lambda index: ScopedRetriever(
             index,
             embedder,
             k=k,
             filter=filter,
             score_threshold=score_threshold,
             relevance=relevance,
-        )
-
-    dependency.__name__ = f"scoped_retriever_{name}"
-    return dependency
+        ),
+        auth=auth,
+        kind="scoped_retriever",
+    )
