@@ -483,3 +483,47 @@ async def test_bad_input_is_a_typed_error_and_changes_nothing(
         TieredCollection(object(), member.auth, resource_type="document")  # type: ignore[arg-type]
     # Refused before anything was created: no registry, no own collection.
     assert [c.name for c in client.list_collections() if c.name.startswith(base)] == [base]
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+async def test_cli_promote_chroma_moves_a_workspace_and_is_idempotent(
+    chroma_http: ChromaServer, tenancy: Tenancy, base: str
+) -> None:
+    """``sentinel-vectors promote chroma://...``: the library call behind a command."""
+    from typer.testing import CliRunner
+
+    from sentinel_vectors_cli.app import app
+
+    client = _client(chroma_http)
+    member = tenancy.member("admin", tenancy.workspace())
+    rid = tenancy.resource(member)
+    store = placed_collection(client, base, member.auth, placement=TIERED, resource_type="document")
+    ids = await _seed(store, rid, 5)  # type: ignore[arg-type]
+    ws = str(member.user.workspace_id)
+    url = f"chroma://{chroma_http.host}:{chroma_http.port}/{base}"
+    waits = ["--settle", "0.1", "--grace", "0.1", "--lease", "0.05"]
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(app, ["promote", *args])
+
+    first = await anyio.to_thread.run_sync(lambda: invoke(url, "-w", ws, *waits))
+    assert first.exit_code == 0, first.output
+    assert "5 records moved" in first.output
+    again = await anyio.to_thread.run_sync(lambda: invoke(url, "-w", ws, *waits))
+    assert again.exit_code == 0 and "0 records moved" in again.output
+    assert set((await store.get())["ids"]) == ids
+    assert _pids(client.get_collection(base), member.user.workspace_id) == set()
+    # Bad input: exit 2 and nothing changes (waits not longer than the lease, a bad id,
+    # a missing collection, Chroma's options on another store).
+    for args in (
+        (url, "-w", str(tenancy.workspace()), "--settle", "0.01", "--lease", "0.05"),
+        (url, "-w", "not-a-uuid"),
+        (f"chroma://{chroma_http.host}:{chroma_http.port}/{base}-missing", "-w", ws, *waits),
+        ("postgresql+asyncpg://u:p@localhost/db/t", "-w", ws, "--settle", "1"),
+    ):
+        refused = await anyio.to_thread.run_sync(lambda a=args: invoke(*a))  # type: ignore[misc]
+        assert refused.exit_code == 2, refused.output
+    assert workspace_state_sync(client, base, ws) == "promoted"
