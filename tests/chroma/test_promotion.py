@@ -128,13 +128,27 @@ async def test_invariant_1_promotion_is_online_reads_and_writes_during_the_move(
     deleting = {name: 0 for name in members}
     epoch = {name: 0 for name in members}
     done = asyncio.Event()
-    seen = {"reads_during": 0, "writes_during": 0}
+    seen = {"reads_during": 0, "writes_during": 0, "reads_in_moving": 0, "writes_in_moving": 0}
+
+    async def _state(app: int) -> str | None:
+        return await asyncio.to_thread(apps[app].places.state, str(ws_big))
+
+    for app in apps:  # count the writes that found the workspace moving (and waited)
+        decide = app.places._decide
+
+        def recording(ws: str, writing: bool, state: Any, started: float, d: Any = decide) -> Any:
+            if writing and state == "moving":
+                seen["writes_in_moving"] += 1
+            return d(ws, writing, state, started)
+
+        app.places._decide = recording  # type: ignore[method-assign]
+
     rounds_after = 2
 
     async def writer(name: str, app: int) -> None:
-        store = apps[app].scoped(members[name].auth)
         i, left = 0, rounds_after
         while left:
+            store = apps[app].scoped(tenancy.fresh(members[name]).auth)  # one per request
             rid = f"w-{app}-{i}"
             started[name].add(rid)
             during = not done.is_set()
@@ -162,11 +176,12 @@ async def test_invariant_1_promotion_is_online_reads_and_writes_during_the_move(
                 left -= 1
 
     async def reader(name: str, app: int) -> None:
-        store = apps[app].scoped(members[name].auth)
         left = rounds_after
         while left:
+            store = apps[app].scoped(tenancy.fresh(members[name]).auth)  # one per request
             must, gone = set(acked[name]), set(deleted[name])
             during = not done.is_set()
+            moving = name == "big" and await _state(app) == "moving"
             got = await store.get(include=["metadatas"])
             ids = list(got["ids"])
             assert len(ids) == len(set(ids)), "a record seen twice (both places)"
@@ -183,11 +198,16 @@ async def test_invariant_1_promotion_is_online_reads_and_writes_during_the_move(
                 # (Chroma's query may return a record deleted meanwhile with no
                 # metadata; the re-check drops it: fewer hits only during a delete.)
                 assert len(hits["ids"][0]) == 5, "a query found fewer records than stored"
+            if moving and await _state(app) == "moving":
+                seen["reads_in_moving"] += 1  # from the shared collection, mid-copy
             if during:
                 seen["reads_during"] += 1
             else:
                 left -= 1
 
+    # Every permission lookup takes a while: an operation then runs well after it read
+    # the registry, as under load (the promoter's settle and grace must cover it).
+    tenancy.running.emulator.delay_seconds = 0.25
     moved: list[int] = []
 
     async def move() -> None:
@@ -202,8 +222,11 @@ async def test_invariant_1_promotion_is_online_reads_and_writes_during_the_move(
         tasks.create_task(writer("small", 0))
         tasks.create_task(reader("small", 1))
         tasks.create_task(move())
+    tenancy.running.emulator.delay_seconds = 0.0
     assert seen["reads_during"] >= 2
     assert seen["writes_during"] >= 2
+    assert seen["reads_in_moving"] >= 1
+    assert seen["writes_in_moving"] >= 1
     found = {
         name: set((await apps[app].scoped(members[name].auth).get())["ids"])
         for name, app in (("big", 1), ("small", 0))
@@ -365,6 +388,18 @@ async def test_promotion_copies_content_and_configuration_and_is_idempotent(
     empty = str(tenancy.workspace())
     assert promote_workspace_sync(client, base, empty, **FAST) == 0
     assert workspace_state_sync(client, base, empty) == "promoted"
+    # The async client: the same promotion, awaited.
+    other = tenancy.member("admin", tenancy.workspace())
+    other_store = placed_collection(
+        client, base, other.auth, placement=TIERED, resource_type="document", lease=0.05
+    )
+    await _seed(other_store, tenancy.resource(other), 3)  # type: ignore[arg-type]
+    aclient = await chromadb.AsyncHttpClient(host=chroma_http.host, port=chroma_http.port)
+    other_ws = str(other.user.workspace_id)
+    assert await promote_workspace(aclient, base, other_ws, **FAST) == 3
+    assert await workspace_state(aclient, base, other_ws) == "promoted"
+    assert len((await other_store.get())["ids"]) == 3
+    assert _pids(client.get_collection(base), other.user.workspace_id) == set()
 
 
 # -- attacks: nothing a caller passes reaches the registry or another place --------------
@@ -481,6 +516,9 @@ async def test_bad_input_is_a_typed_error_and_changes_nothing(
     member = tenancy.member("admin", tenancy.workspace())
     with pytest.raises(InvalidInputError):
         TieredCollection(object(), member.auth, resource_type="document")  # type: ignore[arg-type]
+    aclient = await chromadb.AsyncHttpClient(host=chroma_http.host, port=chroma_http.port)
+    with pytest.raises(InvalidInputError, match="sync chromadb client"):
+        ChromaPlaces(aclient, base)
     # Refused before anything was created: no registry, no own collection.
     assert [c.name for c in client.list_collections() if c.name.startswith(base)] == [base]
 
@@ -528,3 +566,44 @@ async def test_cli_promote_chroma_moves_a_workspace_and_is_idempotent(
         refused = await anyio.to_thread.run_sync(lambda a=args: invoke(*a))  # type: ignore[misc]
         assert refused.exit_code == 2, refused.output
     assert workspace_state_sync(client, base, ws) == "promoted"
+
+
+async def test_an_operation_past_its_lease_stops_if_the_place_changed_meanwhile(
+    chroma_http: ChromaServer, tenancy: Tenancy, base: str
+) -> None:
+    """A write that read "absent" and reaches Chroma after its lease, once the workspace
+    is ``moving``, stops with the retryable PlacementError and writes nothing; a read
+    whose place was promoted meanwhile stops too. With the state unchanged, an expired
+    lease is renewed and the operation goes on."""
+    client = _client(chroma_http)
+    member = tenancy.member("admin", tenancy.workspace())
+    rid = tenancy.resource(member)
+    ws = str(member.user.workspace_id)
+    places = ChromaPlaces(client, base, lease=0.05, write_wait=5.0, poll=0.02)
+    await _seed(TieredCollection(places, member.auth, resource_type="document"), rid, 3)
+    emulator = tenancy.running.emulator
+    emulator.delay_seconds = 0.4  # each operation asks the permission service after its state read
+    try:
+        # Unchanged state: the lease runs out during the lookup and is renewed.
+        store = TieredCollection(places, tenancy.fresh(member).auth, resource_type="document")
+        assert len((await store.get())["ids"]) == 3
+
+        async def flip(state: str) -> None:
+            await asyncio.sleep(0.15)  # the operation is waiting for its permission lookup
+            await asyncio.to_thread(
+                places.registry.upsert, ids=[ws], embeddings=[[1.0]], metadatas=[{"state": state}]
+            )
+
+        store = TieredCollection(places, tenancy.fresh(member).auth, resource_type="document")
+        flipping = asyncio.create_task(flip("moving"))
+        with pytest.raises(PlacementError, match="nothing was written"):
+            await store.add(ids=["late"], embeddings=[_vec(1)], metadatas=[{"resource_id": rid}])
+        await flipping
+        assert f"{ws}:late" not in client.get_collection(base).get(include=[])["ids"]
+        store = TieredCollection(places, tenancy.fresh(member).auth, resource_type="document")
+        flipping = asyncio.create_task(flip("promoted"))
+        with pytest.raises(PlacementError, match="overlapped a promotion"):
+            await store.get()
+        await flipping
+    finally:
+        emulator.delay_seconds = 0.0

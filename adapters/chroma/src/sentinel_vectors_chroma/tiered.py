@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import math
 import threading
 import time
@@ -168,8 +169,11 @@ class ChromaPlaces:
         self.lease = _seconds(lease, "lease")
         self.write_wait = _seconds(write_wait, "write_wait")
         self.poll = _seconds(poll, "poll")
-        if client is None or not callable(getattr(client, "get_or_create_collection", None)):
-            raise InvalidInputError("client must be a sync chromadb client")
+        create = getattr(client, "get_or_create_collection", None)
+        if not callable(create) or inspect.iscoroutinefunction(create):
+            raise InvalidInputError(
+                "client must be a sync chromadb client (HttpClient, PersistentClient)"
+            )
         self.client = client
         self.base = base
         self.shared = client.get_or_create_collection(base, embedding_function=None)
@@ -242,7 +246,10 @@ class ChromaPlaces:
         give_up = time.monotonic() + self.write_wait
         while True:
             if self._known(workspace_id):
-                own = await asyncio.to_thread(self.own, workspace_id)
+                with self._lock:
+                    own = self._own.get(workspace_id)
+                if own is None:  # a handle to fetch: once per workspace, off the loop
+                    own = await asyncio.to_thread(self.own, workspace_id)
                 return _Op(self, workspace_id, own, math.inf, math.inf)
             started = time.monotonic()
             state = await asyncio.to_thread(self.state, workspace_id)
