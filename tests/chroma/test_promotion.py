@@ -607,3 +607,35 @@ async def test_an_operation_past_its_lease_stops_if_the_place_changed_meanwhile(
         await flipping
     finally:
         emulator.delay_seconds = 0.0
+
+
+@pytest.mark.invariant(1)
+async def test_invariant_1_placed_backend_places_each_caller_in_every_mode(
+    chroma_http: ChromaServer, tenancy: Tenancy, base: str
+) -> None:
+    """``PlacedChromaBackend``: shared -> the base, per_tenant -> the own collection,
+    tiered -> a registry-placed wrapper; a statically promoted workspace is its own."""
+    client = _client(chroma_http)
+    member = tenancy.member("admin", tenancy.workspace())
+    ws = str(member.user.workspace_id)
+    rid = tenancy.resource(member)
+    own = dedicated_name(base, ws)
+    expected = {
+        Placement("shared"): base,
+        Placement("per_tenant"): own,
+        Placement("tiered", frozenset({ws})): own,
+    }
+    for placement, name in expected.items():
+        store = PlacedChromaBackend(
+            client, base, placement=placement, resource_type="document"
+        ).scoped(member.auth)
+        assert not isinstance(store, TieredCollection)
+        assert store.name == name
+    tiered = PlacedChromaBackend(client, base, placement=TIERED, resource_type="document")
+    store = tiered.scoped(member.auth)
+    assert isinstance(store, TieredCollection)
+    await store.add(ids=["a"], embeddings=[_vec(1)], metadatas=[{"resource_id": rid}])
+    assert _pids(client.get_collection(base), member.user.workspace_id) == {f"{ws}:a"}
+    assert len((await tiered.index(member.auth).search([1.0, 0.0, 0.0, 0.0], k=3))) == 1
+    assert repr(tiered).startswith("PlacedChromaBackend(base=")
+    assert await tiered.check() == []
