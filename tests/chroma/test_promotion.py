@@ -636,6 +636,6 @@ async def test_invariant_1_placed_backend_places_each_caller_in_every_mode(
     assert isinstance(store, TieredCollection)
     await store.add(ids=["a"], embeddings=[_vec(1)], metadatas=[{"resource_id": rid}])
     assert _pids(client.get_collection(base), member.user.workspace_id) == {f"{ws}:a"}
-    assert len((await tiered.index(member.auth).search([1.0, 0.0, 0.0, 0.0], k=3))) == 1
+    assert len(await tiered.index(member.auth).search([1.0, 0.0, 0.0, 0.0], k=3)) == 1
     assert repr(tiered).startswith("PlacedChromaBackend(base=")
     assert await tiered.check() == []
