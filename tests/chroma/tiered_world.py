@@ -1,10 +1,10 @@
 """A tiered Chroma base with about half its workspaces promoted, for the kit and the harness.
 
 :class:`HalfPromoted` is the real :class:`~sentinel_vectors_chroma.PlacedChromaBackend`
-(tiered placement, the registry): the first time it sees a workspace whose UUID ends in
-an even hex digit, it promotes it with the real promoter (empty, so the settle and grace
-are short), so the conformance suite and the leak harness run every rule with some
-workspaces in their own collection and some in the shared one, in one world.
+(tiered placement, the registry): of the workspaces it sees, the first, third, fifth...
+are promoted with the real promoter the first time they are seen (empty, so the settle
+and grace are short), so the conformance suite and the leak harness run every rule with
+some workspaces in their own collection and some in the shared one, in one world.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sentinel_vectors_chroma.promotion import REGISTRY_SUFFIX
 
 
 class HalfPromoted(PlacedChromaBackend):
-    """Tiered; even workspaces promoted on first sight."""
+    """Tiered; every other workspace promoted on first sight (the first one included)."""
 
     def __init__(self, client: Any, base: str, **options: Any) -> None:
         super().__init__(
@@ -31,8 +31,9 @@ class HalfPromoted(PlacedChromaBackend):
     def scoped(self, auth: AuthContext) -> ScopedCollection:
         ws = Scope.of(auth, resource_type=self.resource_type).workspace_id
         if ws not in self._seen:
+            promote = len(self._seen) % 2 == 0
             self._seen.add(ws)
-            if int(ws.replace("-", "")[-1], 16) % 2 == 0:
+            if promote:
                 promote_workspace_sync(
                     self.client, self.base, ws, settle=0.02, grace=0.02, lease=0.01
                 )
