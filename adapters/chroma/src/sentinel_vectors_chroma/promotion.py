@@ -142,6 +142,7 @@ def state_record(workspace_id: str, state: Literal["moving", "promoted"]) -> dic
 
 
 REGISTRY_METADATA = {"sentinel_vectors": "placement registry"}
+"""The registry collection's metadata (says what it is to someone listing collections)."""
 
 
 @dataclass(frozen=True, slots=True)
