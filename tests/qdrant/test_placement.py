@@ -19,7 +19,12 @@ import anyio.to_thread
 import pytest
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 
-from sentinel_vectors.errors import PlacementError, ReservedKeyError, UnsupportedError
+from sentinel_vectors.errors import (
+    InvalidInputError,
+    PlacementError,
+    ReservedKeyError,
+    UnsupportedError,
+)
 from sentinel_vectors.placement import Placement
 from sentinel_vectors.testing.conformance import Member, Tenancy, vec
 from sentinel_vectors_qdrant import (
@@ -28,6 +33,8 @@ from sentinel_vectors_qdrant import (
     SyncScopedQdrantClient,
     create_workspace_shard,
     ensure_collection,
+    promote_workspace,
+    promote_workspace_sync,
 )
 from sentinel_vectors_qdrant.points import PointIds
 from tests.qdrant.conftest import edge_client
@@ -392,3 +399,87 @@ async def test_a_non_shared_placement_without_shard_keys_fails_at_construction(
         assert ScopedQdrantClient(client, auth, resource_type="document").placement.mode == "shared"
     finally:
         client.close()
+
+
+# -- promotion (tiered): the requests of Qdrant's tenant promotion --------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_promotion_sends_qdrant_tenant_promotion_and_is_idempotent(
+    rec: Recorder,
+    native_clients: tuple[AsyncQdrantClient, QdrantClient],
+    tenancy: Tenancy,
+    kind: str,
+) -> None:
+    aclient, sclient = native_clients
+    ws = str(tenancy.workspace())
+    rec.shards["shared"] = "Active"
+    for i in range(3):
+        rec.points[str(i)] = {"id": i, "payload": {"workspace_id": ws}, "vector": None}
+
+    async def promote() -> int:
+        if kind == "sync":
+            run = functools.partial(promote_workspace_sync, sclient, NAME, ws, poll_interval=0.01)
+            return await anyio.to_thread.run_sync(run)
+        return await promote_workspace(aclient, NAME, ws, poll_interval=0.01)
+
+    assert await promote() == 3
+    tenant = {"must": [{"key": "workspace_id", "match": {"value": ws}}]}
+    sent = [(r.method, r.endpoint) for r in rec.requests]
+    polls = sent.count(("GET", "/cluster"))
+    assert sent == [
+        ("GET", "/"),
+        ("GET", "/cluster"),
+        ("POST", "/points/count"),
+        ("PUT", "/shards"),
+        ("POST", "/cluster"),
+        *[("GET", "/cluster")] * (polls - 1),
+        ("POST", "/points/delete"),
+    ]
+    count, create, replicate, delete = (
+        rec.requests[2],
+        rec.requests[3],
+        rec.requests[4],
+        rec.requests[-1],
+    )
+    assert count.body["shard_key"] == "shared"
+    assert count.body["filter"] == tenant
+    assert create.body == {"shard_key": ws, "shards_number": 1, "initial_state": "Partial"}
+    assert replicate.body == {
+        "replicate_points": {"filter": tenant, "from_shard_key": "shared", "to_shard_key": ws}
+    }
+    # The fallback's points are deleted only once Qdrant has activated the new shard.
+    assert polls - 1 == rec.polls_until_active + 1
+    assert delete.body == {"filter": tenant, "shard_key": "shared"}
+    assert rec.shards[ws] == "Active"
+    # Idempotent: a promoted workspace moves nothing; no shard is created, nothing copied.
+    rec.requests.clear()
+    assert await promote() == 0
+    assert ("PUT", "/shards") not in [(r.method, r.endpoint) for r in rec.requests]
+    assert ("POST", "/cluster") not in [(r.method, r.endpoint) for r in rec.requests]
+
+
+async def test_promotion_refuses_a_collection_that_is_not_tiered(
+    rec: Recorder, native_clients: tuple[AsyncQdrantClient, QdrantClient], tenancy: Tenancy
+) -> None:
+    aclient, _ = native_clients
+    ws = str(tenancy.workspace())
+    with pytest.raises(InvalidInputError, match="no fallback shard key 'shared'"):
+        await promote_workspace(aclient, NAME, ws)
+    rec.sharding = "auto"
+    with pytest.raises(InvalidInputError, match="not sharded by key"):
+        await promote_workspace(aclient, NAME, ws)
+    assert not [r for r in rec.requests if r.method != "GET"]  # nothing was changed
+
+
+async def test_backend_check_reports_a_collection_unfit_for_the_placement(
+    rec: Recorder, native_clients: tuple[AsyncQdrantClient, QdrantClient]
+) -> None:
+    aclient, _ = native_clients
+    backend = QdrantBackend(aclient, NAME, resource_type="document", placement=Placement("tiered"))
+    rec.sharding = "auto"
+    assert any(p.fatal and "not sharded by key" in p.message for p in await backend.check())
+    rec.sharding = "custom"
+    assert any(p.fatal and "'shared'" in p.message for p in await backend.check())
+    rec.shards["shared"] = "Active"
+    assert not any(p.fatal for p in await backend.check())
