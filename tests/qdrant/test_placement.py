@@ -12,6 +12,7 @@ with these requests is ``tests/qdrant/test_placement_server.py`` (``QDRANT_URL``
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -483,3 +484,25 @@ async def test_backend_check_reports_a_collection_unfit_for_the_placement(
     assert any(p.fatal and "'shared'" in p.message for p in await backend.check())
     rec.shards["shared"] = "Active"
     assert not any(p.fatal for p in await backend.check())
+
+
+def test_cli_promote_dispatches_to_qdrant_promotion(rec: Recorder) -> None:
+    """``sentinel-vectors promote qdrant://...``: the library call behind the command."""
+    from typer.testing import CliRunner
+
+    from sentinel_vectors_cli.app import app
+
+    ws = str(uuid.uuid4())
+    rec.shards["shared"] = "Active"
+    rec.polls_until_active = 0
+    try:
+        url = f"qdrant://{rec.url.removeprefix('http://')}/{NAME}"
+        first = CliRunner().invoke(app, ["promote", url, "-w", ws])
+        assert first.exit_code == 0, first.output
+        assert f"workspace {ws}: 0 points moved into its own shard" in first.output
+        assert rec.shards[ws] == "Active"
+        local = CliRunner().invoke(app, ["promote", f"qdrant+local:///tmp/x/{NAME}", "-w", ws])
+        assert local.exit_code == 2
+        assert "no shard keys" in local.output
+    finally:
+        rec.polls_until_active = 2

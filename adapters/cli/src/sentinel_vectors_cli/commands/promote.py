@@ -36,10 +36,17 @@ def register(app: typer.Typer) -> None:
         pgvector only (a chunk table declared with ``partitioned=True``, see
         docs/scaling.md): reads go on during the copy and the index build, writes wait
         for the move, nothing is lost. Idempotent: a promoted workspace moves 0 chunks.
-        Chroma and Qdrant promotion are not available from the command line yet.
+        Qdrant: a tiered collection (see docs/scaling.md), moved into the workspace's own
+        shard with Qdrant's tenant promotion; reads and writes go on meanwhile.
         """
         ws = run_check(workspace)
         [target] = parse_stores([store])
+        if target.backend == "qdrant":
+            from sentinel_vectors_cli.promote_qdrant import promote_qdrant
+
+            moved = run(promote_qdrant(target, ws))
+            console.print(f"workspace {ws}: {moved} points moved into its own shard")
+            return
         if target.backend != "pgvector":
             fail(
                 f"promote supports pgvector chunk tables only, not {target.backend}"
