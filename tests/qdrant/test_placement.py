@@ -393,6 +393,8 @@ async def test_a_non_shared_placement_without_shard_keys_fails_at_construction(
             with pytest.raises(UnsupportedError, match="shard keys") as err:
                 cls(client, auth, resource_type="document", placement=Placement(mode))  # type: ignore[arg-type]
             assert err.value.store == ("qdrant-edge" if kind == "edge" else "qdrant-local")
+        with pytest.raises(UnsupportedError):
+            await ensure_collection(client, NAME, None, placement=Placement(mode))  # type: ignore[arg-type]
         backend = QdrantBackend(client, NAME, resource_type="document", placement=Placement(mode))
         with pytest.raises(UnsupportedError):
             backend.scoped(auth)

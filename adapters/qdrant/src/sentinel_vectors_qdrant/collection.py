@@ -15,7 +15,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.placement import Placement
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY
-from sentinel_vectors_qdrant.placement import SHARED_SHARD_KEY, check_placement
+from sentinel_vectors_qdrant.placement import SHARED_SHARD_KEY, check_engine, check_placement
 from sentinel_vectors_qdrant.promotion import shard_states as _shards
 
 __all__ = ["ensure_collection"]
@@ -74,6 +74,7 @@ async def ensure_collection(
     if not isinstance(resource_key, str) or resource_key in ("", WORKSPACE_KEY, OWNER_KEY):
         raise InvalidInputError(f"resource_key {resource_key!r} cannot name the resource id")
     placement = check_placement(placement)
+    check_engine(client, placement)  # no shard keys on qdrant-edge or in local mode
     keyed = placement.mode != "shared"
     if keyed and "sharding_method" in create_options:
         raise InvalidInputError("a non-shared placement sets sharding_method itself")
