@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
+from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local, leak_chroma_tiered
 from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw, leak_pgvector_tiered
 from tests.leak.qdrant_backend import (
     leak_qdrant_edge,
@@ -34,12 +34,14 @@ LEAK_BACKENDS = [
     "leak_pgvector_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
+    "leak_chroma_tiered",
 ]
 
 __all__ = [
     "LEAK_BACKENDS",
     "leak_chroma_http",
     "leak_chroma_local",
+    "leak_chroma_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
     "leak_pgvector",
