@@ -325,6 +325,8 @@ def _attacks(other: str) -> list[tuple[str, Callable[[Any], Awaitable[Any]]]]:
             lambda d: d.delete_payload(NAME, ["topic"], [1], shard_key_selector=other),
         ),
         ("clear_payload", lambda d: d.clear_payload(NAME, ids_other)),
+        # The REST form: a selector given as a mapping names its shard key as a key.
+        ("delete mapping", lambda d: d.delete(NAME, {"points": [1], "shard_key": other})),
     ]
 
 
@@ -344,6 +346,21 @@ async def test_invariant_1_4_a_caller_shard_key_is_refused_and_nothing_is_sent(
         with pytest.raises(ReservedKeyError, match="set by the scope"):
             await attack(docs)
         assert rec.requests == [], what  # refused before anything was sent
+
+
+@pytest.mark.parametrize("mode", ["per_tenant"])
+async def test_a_payload_key_named_shard_key_is_data_not_a_shard_key(
+    rec: Recorder,
+    native_clients: tuple[AsyncQdrantClient, QdrantClient],
+    client_kind: str,
+    mode: str,
+    tenancy: Tenancy,
+) -> None:
+    ws = tenancy.workspace()
+    docs = scoped(native_clients, client_kind, tenancy.member("admin", ws), mode)
+    await docs.set_payload(NAME, {"shard_key": "mine"}, [1])
+    assert rec.point_requests(), "the payload write was sent"
+    assert all(r.body.get("shard_key") == str(ws) for r in rec.point_requests())
 
 
 # -- onboarding, missing shards, engines without shard keys ---------------------------------

@@ -138,7 +138,12 @@ def caller_shard_key(value: object, where: str) -> str | None:
                     return found
         return None
     if isinstance(value, Mapping):
+        # A request given as a mapping (the REST form) names its shard key as a key.
         for key, item in value.items():
+            if key in _OPAQUE or item is None:
+                continue
+            if key == "shard_key":
+                return f"{where}[{key!r}]"
             if isinstance(item, BaseModel | list | tuple | Mapping):
                 found = caller_shard_key(item, f"{where}[{key!r}]")
                 if found is not None:
@@ -182,7 +187,7 @@ class ShardRouting:
         if not self.forced:
             return
         for name, value in arguments.items():
-            if value is None:
+            if value is None or name in _OPAQUE:
                 continue
             where = name if name == "shard_key_selector" else caller_shard_key(value, name)
             if where is not None:

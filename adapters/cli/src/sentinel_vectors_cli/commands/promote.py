@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
         store: Annotated[
             str,
             typer.Argument(
-                help="A partitioned pgvector chunk table, a tiered Qdrant collection or a Chroma base."
+                help="A partitioned pgvector chunk table, a tiered Qdrant collection "
+                "or a Chroma base."
             ),
         ],
         workspace: Annotated[
