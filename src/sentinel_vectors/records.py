@@ -33,13 +33,16 @@ from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Scope
 from sentinel_vectors.validation import as_embeddings, check_positive_int
 
 __all__ = [
+    "DocumentWrapper",
     "Record",
     "RecordBackend",
     "RecordStore",
     "StoreRecords",
+    "WrapperRecords",
     "check_ids",
     "cosine_similarity",
     "mmr",
+    "records_of",
     "shown_metadata",
     "stored_metadata",
 ]
@@ -157,6 +160,20 @@ class RecordBackend(Protocol):
     def records(self, auth: AuthContext) -> RecordStore:
         """The :class:`RecordStore` of ``auth`` over the backend's scoped wrapper."""
         ...
+
+
+def records_of(backend: object, auth: AuthContext) -> RecordStore:
+    """The :class:`RecordStore` of ``auth`` over a backend binding.
+
+    What the framework stores' ``from_backend`` does; anything but a
+    :class:`RecordBackend` is :class:`~sentinel_vectors.errors.InvalidInputError`.
+    """
+    if not isinstance(backend, RecordBackend):
+        raise InvalidInputError(
+            f"backend must be a store binding with records(auth) (ChromaBackend, "
+            f"QdrantBackend, PgvectorBackend), got {type(backend).__name__}"
+        )
+    return backend.records(auth)
 
 
 class StoreRecords(ABC):
@@ -280,6 +297,49 @@ class StoreRecords(ABC):
         self, embedding: list[float], k: int, flt: Filter | None, with_embeddings: bool
     ) -> list[Record]:
         """The wrapper's top-``k`` search (distances as the backend reports them)."""
+
+
+class DocumentWrapper(Protocol):
+    """A scoped wrapper whose ``upsert`` takes the texts as ``documents`` (Chroma, pgvector)."""
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        ...
+
+    async def upsert(
+        self, ids: list[str], embeddings: Any, metadatas: Any, documents: list[str]
+    ) -> None:
+        """Insert or replace records through the wrapper's rules."""
+        ...
+
+
+class WrapperRecords[W: DocumentWrapper](StoreRecords):
+    """:class:`StoreRecords` over a wrapper that stores texts as ``documents``.
+
+    What such bindings share, written once: the wrapper is the scope's source and a put
+    is one ``upsert``. The binding keeps what is its own (how the wrapper reads,
+    deletes and searches, and the shape its answers come in).
+    """
+
+    def __init__(self, store: W) -> None:
+        self.store = store
+
+    @property
+    def scope(self) -> Scope:
+        """The caller's scope."""
+        return self.store.scope
+
+    async def _put(
+        self,
+        ids: list[str],
+        texts: list[str],
+        embeddings: list[list[float]],
+        metadatas: list[dict[str, Any]],
+    ) -> None:
+        await self.store.upsert(
+            ids=ids, embeddings=embeddings, metadatas=metadatas, documents=texts
+        )
 
 
 def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:

@@ -45,7 +45,8 @@ from sentinel_vectors.drive import call_blocking
 from sentinel_vectors.embedders import Embeddings, aembed_query
 from sentinel_vectors.errors import FilterError, InvalidInputError
 from sentinel_vectors.index import CHUNK_INDEX_KEY, CHUNK_OF_KEY, ChunkIndex, Hit
-from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY
+from sentinel_vectors.records import RecordStore
+from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, canonical_uuid
 from sentinel_vectors.validation import check_positive_int
 
 __all__ = [
@@ -60,7 +61,9 @@ __all__ = [
     "ScopedRetrieval",
     "as_filter",
     "call_blocking",
+    "check_embeddings",
     "check_options",
+    "check_store_options",
     "cosine_relevance",
 ]
 
@@ -120,6 +123,46 @@ def as_filter(value: object) -> F.Filter | None:
     )
 
 
+def check_embeddings(embeddings: object) -> None:
+    """:class:`~sentinel_vectors.errors.InvalidInputError` unless ``embeddings`` is an
+    embedder (``embed_documents()`` and ``embed_query()``)."""
+    if not isinstance(embeddings, Embeddings):
+        raise InvalidInputError(
+            f"embeddings must have embed_documents() and embed_query(), "
+            f"got {type(embeddings).__name__}"
+        )
+
+
+_NO_EMBEDDINGS: Any = object()  # check_store_options: the store takes no embedder
+
+
+def check_store_options(
+    records: object,
+    *,
+    resource_id: object,
+    relevance: object,
+    embeddings: object = _NO_EMBEDDINGS,
+) -> str | None:
+    """Validate a framework vector store's settings; returns ``resource_id``, canonical.
+
+    What the LangChain and LlamaIndex ``SentinelVectorStore`` constructors share, checked
+    in this order: ``records`` is a :class:`~sentinel_vectors.records.RecordStore`, the
+    embedder (when the store takes one) has ``embed_documents()`` and ``embed_query()``,
+    ``relevance`` is callable, and ``resource_id`` (``None``: none bound) is a UUID.
+    Raises :class:`~sentinel_vectors.errors.InvalidInputError`.
+    """
+    if not isinstance(records, RecordStore):
+        raise InvalidInputError(
+            f"records must be a RecordStore (a backend binding's records(auth)), "
+            f"got {type(records).__name__}"
+        )
+    if embeddings is not _NO_EMBEDDINGS:
+        check_embeddings(embeddings)
+    if not callable(relevance):
+        raise InvalidInputError("relevance must be a function of the distance")
+    return None if resource_id is None else canonical_uuid(resource_id, what="resource_id")
+
+
 def check_options(
     embeddings: object,
     *,
@@ -130,11 +173,7 @@ def check_options(
 ) -> F.Filter | None:
     """Validate retrieval settings (see :class:`ScopedRetrieval`); returns the filter as a
     neutral node. Raises :class:`~sentinel_vectors.errors.InvalidInputError`."""
-    if not isinstance(embeddings, Embeddings):
-        raise InvalidInputError(
-            f"embeddings must have embed_documents() and embed_query(), "
-            f"got {type(embeddings).__name__}"
-        )
+    check_embeddings(embeddings)
     check_positive_int(k, what="k")
     if score_threshold is not None and (
         isinstance(score_threshold, bool)

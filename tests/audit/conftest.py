@@ -2,7 +2,8 @@
 
 ``backend_factory`` builds a fresh collection on the Chroma server (``chroma_http``),
 Qdrant local mode or the embedded PostgreSQL (``postgres_server``), as the conformance
-suite does; ``collected`` installs an auditor whose inline sink keeps every event.
+suite does; ``collected`` installs an auditor whose inline sink keeps every event, and
+``installed`` with :func:`install` the auditors a test builds itself.
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ def collected() -> Iterator[Collect]:
         yield sink
     finally:
         audit.use(previous)
+
+
+@pytest.fixture
+def installed() -> Iterator[list[audit.Auditor]]:
+    """Install auditors for one test (see :func:`install`); restore the process's and
+    close them after."""
+    made: list[audit.Auditor] = []
+    previous = audit.get_auditor()
+    yield made
+    audit.use(previous)
+    for a in made:
+        a.close()
+
+
+def install(made: list[audit.Auditor], auditor: audit.Auditor) -> audit.Auditor:
+    """Make ``auditor`` the process's for the rest of the test (``made``: ``installed``)."""
+    made.append(auditor)
+    audit.use(auditor)
+    return auditor
 
 
 def _chroma(server: Any) -> BackendFactory:

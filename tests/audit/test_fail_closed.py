@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sentinel_vectors import audit
 from sentinel_vectors.errors import AuditError
 from sentinel_vectors.testing.conformance.world import World
-from tests.audit.conftest import Collect
-
-
-@pytest.fixture
-def installed() -> Iterator[list[audit.Auditor]]:
-    """Install auditors for one test; restore the process's and close them after."""
-    made: list[audit.Auditor] = []
-    previous = audit.get_auditor()
-    yield made
-    audit.use(previous)
-    for a in made:
-        a.close()
-
-
-def install(made: list[audit.Auditor], auditor: audit.Auditor) -> audit.Auditor:
-    made.append(auditor)
-    audit.use(auditor)
-    return auditor
+from tests.audit.conftest import Collect, install
 
 
 async def test_fail_closed_auditing_refuses_a_read_whose_event_was_not_recorded(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from sentinel_vectors.events import AuditEvent, EventKind, digest_id
 from sentinel_vectors.filters import eq
 from sentinel_vectors.testing.conformance import BackendFactory
 from sentinel_vectors.testing.conformance.world import World
-from tests.audit.conftest import Collect, _chroma
+from tests.audit.conftest import Collect, _chroma, install
 
 
 @pytest.fixture
@@ -47,23 +46,6 @@ class Gate:
 
     def close(self) -> None:
         self.open.set()
-
-
-@pytest.fixture
-def installed() -> Iterator[list[audit.Auditor]]:
-    """Install auditors for one test; restore the process's and close them after."""
-    made: list[audit.Auditor] = []
-    previous = audit.get_auditor()
-    yield made
-    audit.use(previous)
-    for a in made:
-        a.close()
-
-
-def install(made: list[audit.Auditor], auditor: audit.Auditor) -> audit.Auditor:
-    made.append(auditor)
-    audit.use(auditor)
-    return auditor
 
 
 async def test_the_logging_sink_is_the_default_and_keeps_the_records_of_before(

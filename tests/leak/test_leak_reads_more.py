@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel_vectors.testing.leak import LeakBackend, run_world, worlds
+from sentinel_vectors.testing.leak import LeakBackend
 from sentinel_vectors.testing.server import RunningEmulator
-from tests.leak.conftest import LEAK_BACKENDS
-from tests.leak.examples import capped, run_examples
-from tests.leak.test_leak_reads import HALF
+from tests.leak.reads import SECOND_HALF, check_random_worlds
 
 
 @pytest.mark.invariant(1)
 @pytest.mark.invariant(3)
-@pytest.mark.parametrize("leak_backend", LEAK_BACKENDS[HALF:], indirect=True)
+@pytest.mark.parametrize("leak_backend", SECOND_HALF, indirect=True)
 def test_invariant_1_no_leak_and_nothing_missing_on_random_worlds(
     leak_backend: LeakBackend, sentinel_emulator: RunningEmulator
 ) -> None:
-    run_examples(
-        worlds(),
-        lambda world: run_world(world, leak_backend, sentinel_emulator),
-        max_examples=capped(leak_backend),
-    )
+    check_random_worlds(leak_backend, sentinel_emulator)

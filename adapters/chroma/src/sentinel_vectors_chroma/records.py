@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sentinel_vectors import filters as F
-from sentinel_vectors.records import Record, StoreRecords
-from sentinel_vectors.scope import Scope
+from sentinel_vectors.records import Record, WrapperRecords
 from sentinel_vectors_chroma.collection import ScopedCollection
 
 __all__ = ["ChromaRecords"]
 
 
-class ChromaRecords(StoreRecords):
+class ChromaRecords(WrapperRecords[ScopedCollection]):
     """Records of one caller in a Chroma collection; every call is a ``ScopedCollection`` call.
 
     Texts go to Chroma's ``documents`` column; distances are Chroma's.
     """
-
-    def __init__(self, store: ScopedCollection) -> None:
-        self.store = store
-
-    @property
-    def scope(self) -> Scope:
-        """The caller's scope."""
-        return self.store.scope
-
-    async def _put(
-        self,
-        ids: list[str],
-        texts: list[str],
-        embeddings: list[list[float]],
-        metadatas: list[dict[str, Any]],
-    ) -> None:
-        await self.store.upsert(
-            ids=ids, embeddings=embeddings, metadatas=metadatas, documents=texts
-        )
 
     async def _get(self, ids: list[str], with_embeddings: bool) -> list[Record]:
         include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])

@@ -18,11 +18,17 @@ from sentinel_vectors.records import (
     RecordBackend,
     RecordStore,
     mmr,
+    records_of,
     shown_metadata,
     stored_metadata,
 )
-from sentinel_vectors.retrieval import Relevance, as_filter, call_blocking, cosine_relevance
-from sentinel_vectors.scope import canonical_uuid
+from sentinel_vectors.retrieval import (
+    Relevance,
+    as_filter,
+    call_blocking,
+    check_store_options,
+    cosine_relevance,
+)
 
 __all__ = ["SentinelVectorStore"]
 
@@ -86,23 +92,11 @@ class SentinelVectorStore(VectorStore):
         portal: Any = None,
         loop_token: Any = None,
     ) -> None:
-        if not isinstance(records, RecordStore):
-            raise InvalidInputError(
-                f"records must be a RecordStore (a backend binding's records(auth)), "
-                f"got {type(records).__name__}"
-            )
-        if not isinstance(embeddings, Embeddings):
-            raise InvalidInputError(
-                f"embeddings must have embed_documents() and embed_query(), "
-                f"got {type(embeddings).__name__}"
-            )
-        if not callable(relevance):
-            raise InvalidInputError("relevance must be a function of the distance")
+        self.resource_id = check_store_options(
+            records, resource_id=resource_id, relevance=relevance, embeddings=embeddings
+        )
         self.records = records
         self._embeddings = embeddings
-        self.resource_id = (
-            None if resource_id is None else canonical_uuid(resource_id, what="resource_id")
-        )
         self.relevance = relevance
         self.portal = portal
         self.loop_token = loop_token
@@ -117,12 +111,7 @@ class SentinelVectorStore(VectorStore):
         **options: Any,
     ) -> SentinelVectorStore:
         """The store of ``auth`` over a backend binding (Chroma, Qdrant, pgvector)."""
-        if not isinstance(backend, RecordBackend):
-            raise InvalidInputError(
-                f"backend must be a store binding with records(auth) (ChromaBackend, "
-                f"QdrantBackend, PgvectorBackend), got {type(backend).__name__}"
-            )
-        return cls(backend.records(auth), embeddings, **options)
+        return cls(records_of(backend, auth), embeddings, **options)
 
     def __repr__(self) -> str:
         return (

@@ -35,11 +35,17 @@ from sentinel_vectors.records import (
     RecordStore,
     cosine_similarity,
     mmr,
+    records_of,
     shown_metadata,
     stored_metadata,
 )
-from sentinel_vectors.retrieval import INTERNAL_KEYS, Relevance, call_blocking, cosine_relevance
-from sentinel_vectors.scope import canonical_uuid
+from sentinel_vectors.retrieval import (
+    INTERNAL_KEYS,
+    Relevance,
+    call_blocking,
+    check_store_options,
+    cosine_relevance,
+)
 
 __all__ = ["REF_DOC_KEY", "SentinelVectorStore", "to_filter"]
 
@@ -148,14 +154,7 @@ class SentinelVectorStore(BasePydanticVectorStore):
         portal: Any = None,
         loop_token: Any = None,
     ) -> None:
-        if not isinstance(records, RecordStore):
-            raise InvalidInputError(
-                f"records must be a RecordStore (a backend binding's records(auth)), "
-                f"got {type(records).__name__}"
-            )
-        if not callable(relevance):
-            raise InvalidInputError("relevance must be a function of the distance")
-        rid = None if resource_id is None else canonical_uuid(resource_id, what="resource_id")
+        rid = check_store_options(records, resource_id=resource_id, relevance=relevance)
         fields: dict[str, Any] = {
             "resource_id": rid,
             "relevance": relevance,
@@ -170,11 +169,7 @@ class SentinelVectorStore(BasePydanticVectorStore):
         cls, backend: RecordBackend, auth: AuthContext, **options: Any
     ) -> SentinelVectorStore:
         """The store of ``auth`` over a backend binding (Chroma, Qdrant, pgvector)."""
-        if not isinstance(backend, RecordBackend):
-            raise InvalidInputError(
-                f"backend must be a store binding with records(auth), got {type(backend).__name__}"
-            )
-        return cls(backend.records(auth), **options)
+        return cls(records_of(backend, auth), **options)
 
     @classmethod
     def class_name(cls) -> str:
@@ -338,15 +333,21 @@ class SentinelVectorStore(BasePydanticVectorStore):
         flt = to_filter(filters)
         if node_ids is None:
             return await self._records.select(flt)
+        return await self._named(node_ids, flt)
+
+    async def _named(
+        self, node_ids: list[str], flt: F.Filter | None, *, with_embeddings: bool = False
+    ) -> list[Record]:
+        # The caller's filter is checked as a search's would be, then applied to the
+        # named records the caller may view.
         TenancyPolicy(self._records.scope).check_caller_filter(flt)
-        found = await self._records.get(list(node_ids))
+        found = await self._records.get(list(node_ids), with_embeddings=with_embeddings)
         return [r for r in found if flt is None or F.matches(flt, r.metadata)]
 
     async def _rank(
         self, node_ids: list[str], vector: list[float], flt: F.Filter | None, k: int
     ) -> list[Record]:
-        TenancyPolicy(self._records.scope).check_caller_filter(flt)
-        found = await self._records.get(list(node_ids), with_embeddings=True)
+        found = await self._named(node_ids, flt, with_embeddings=True)
         ranked = [
             Record(
                 r.id,
@@ -356,7 +357,6 @@ class SentinelVectorStore(BasePydanticVectorStore):
                 1.0 - cosine_similarity(vector, r.embedding or []),
             )
             for r in found
-            if flt is None or F.matches(flt, r.metadata)
         ]
         ranked.sort(key=lambda r: r.distance or 0.0)
         return ranked[: max(k, 1)]

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sentinel_vectors import filters as F
-from sentinel_vectors.records import Record, StoreRecords
-from sentinel_vectors.scope import Scope
+from sentinel_vectors.records import Record, WrapperRecords
 from sentinel_vectors_pgvector.store import ScopedVectorStore
 
 __all__ = ["PgvectorRecords"]
 
 
-class PgvectorRecords(StoreRecords):
+class PgvectorRecords(WrapperRecords[ScopedVectorStore]):
     """Records of one caller in a chunk table; every call is a ``ScopedVectorStore`` call.
 
     Texts go to the ``document`` column; distances are the store's.
     """
-
-    def __init__(self, store: ScopedVectorStore) -> None:
-        self.store = store
-
-    @property
-    def scope(self) -> Scope:
-        """The caller's scope."""
-        return self.store.scope
-
-    async def _put(
-        self,
-        ids: list[str],
-        texts: list[str],
-        embeddings: list[list[float]],
-        metadatas: list[dict[str, Any]],
-    ) -> None:
-        await self.store.upsert(
-            ids=ids, embeddings=embeddings, metadatas=metadatas, documents=texts
-        )
 
     async def _get(self, ids: list[str], with_embeddings: bool) -> list[Record]:
         found = await self.store.get(ids, include_embeddings=with_embeddings)

@@ -22,12 +22,17 @@ def register(app: typer.Typer) -> None:
             "Examples:\n\n"
             "  sentinel-vectors promote postgresql+asyncpg://app:pw@db/app/chunks "
             "--workspace 6f1c...e2\n\n"
+            "  sentinel-vectors promote qdrant://localhost:6333/docs -w 6f1c...e2\n\n"
             "  sentinel-vectors promote chroma://localhost:8000/docs -w 6f1c...e2"
         ),
     )
     def promote(
         store: Annotated[
-            str, typer.Argument(help="The workspace-partitioned pgvector chunk table.")
+            str,
+            typer.Argument(
+                help="A partitioned pgvector chunk table, a tiered Qdrant collection "
+                "or a Chroma base."
+            ),
         ],
         workspace: Annotated[
             str, typer.Option("--workspace", "-w", help="The workspace id (UUID).")
@@ -45,11 +50,13 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Chroma: the applications' lease in seconds (default 5)."),
         ] = None,
     ) -> None:
-        """Move WORKSPACE from the shared partition into its own partition, online.
+        """Move WORKSPACE from the shared place into its own, online.
 
-        pgvector only (a chunk table declared with ``partitioned=True``, see
+        pgvector: a chunk table declared with ``partitioned=True`` (see
         docs/scaling.md): reads go on during the copy and the index build, writes wait
         for the move, nothing is lost. Idempotent: a promoted workspace moves 0 chunks.
+        Qdrant: a tiered collection (see docs/scaling.md), moved into the workspace's own
+        shard with Qdrant's tenant promotion; reads and writes go on meanwhile.
         Chroma (``chroma://host:port/base``): from the shared collection into
         ``<base>__ws_<hex>`` through the placement registry (docs/scaling.md).
         """
@@ -61,6 +68,12 @@ def register(app: typer.Typer) -> None:
             return
         if settle is not None or grace is not None or lease is not None:
             fail("--settle, --grace and --lease apply to Chroma only", EXIT_BAD_INPUT)
+        if target.backend == "qdrant":
+            from sentinel_vectors_cli.promote_qdrant import promote_qdrant
+
+            moved = run(promote_qdrant(target, ws))
+            console.print(f"workspace {ws}: {moved} points moved into its own shard")
+            return
         if target.backend != "pgvector":
             fail(
                 f"promote supports pgvector chunk tables only, not {target.backend}"
