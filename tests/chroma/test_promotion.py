@@ -29,6 +29,7 @@ from sentinel_vectors.testing.servers.chroma import ChromaServer
 from sentinel_vectors_chroma import (
     ChromaPlaces,
     PlacedChromaBackend,
+    SyncTieredCollection,
     TieredCollection,
     placed_collection,
     promote_workspace,
@@ -280,6 +281,13 @@ def _effects_until(client: Any, base: str, ws: str, stop: int | None) -> list[st
         run.close()
 
 
+def _late_sync_write(store: SyncTieredCollection, rid: str, ids: set[str]) -> None:
+    """A blocking write while ``moving``: waits, then the retryable error, nothing written."""
+    with pytest.raises(PlacementError, match="being moved"):
+        store.upsert(ids=["late"], embeddings=[_vec(1)], metadatas=[{"resource_id": rid}])
+    assert set(store.get()["ids"]) == ids
+
+
 async def test_promotion_resumes_after_a_crash_between_any_two_steps(
     chroma_http: ChromaServer, tenancy: Tenancy, base: str
 ) -> None:
@@ -325,6 +333,10 @@ async def test_promotion_resumes_after_a_crash_between_any_two_steps(
                     ids=["late"], embeddings=[_vec(1)], metadatas=[{"resource_id": rid}]
                 )
             assert "late" not in (await store.get())["ids"]
+            # The blocking wrapper the same way (from a worker thread of this loop).
+            blocking = SyncTieredCollection(after, member.auth, resource_type="document")
+
+            await anyio.to_thread.run_sync(_late_sync_write, blocking, rid, ids)
             checked_wait = True
         resumed = await promote_workspace(client, base, ws, settle=0.06, grace=0.06, lease=0.03)
         assert resumed <= len(ids)
