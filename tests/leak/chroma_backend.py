@@ -71,3 +71,31 @@ def leak_chroma_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chro
     """Chroma's in-process PersistentClient."""
     path = tmp_path_factory.mktemp("leak-chroma")
     return ChromaLeakBackend("chroma-local", chromadb.PersistentClient(path=str(path)))
+
+
+class ChromaTieredLeakBackend(ChromaLeakBackend):
+    """A tiered base (the placement registry), about half the workspaces promoted."""
+
+    max_examples = 8  # a base, its registry and own collections per example: CI budget
+
+    async def fresh(self, dim: int) -> object:
+        from tests.chroma.tiered_world import HalfPromoted
+
+        return HalfPromoted(self.client, f"leak-{uuid.uuid4().hex[:10]}")
+
+    def _store(self, handle: object, auth: object) -> ScopedCollection:
+        return handle.scoped(auth)  # type: ignore[attr-defined,no-any-return]
+
+    def binding(self, handle: object) -> ChromaBackend:
+        return handle  # type: ignore[return-value]
+
+    async def drop(self, handle: object) -> None:
+        handle.drop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def leak_chroma_tiered(chroma_http: ChromaServer) -> ChromaTieredLeakBackend:
+    """Chroma tiered placement over HTTP: shared and own collections in one world."""
+    return ChromaTieredLeakBackend(
+        "chroma-tiered", chromadb.HttpClient(host=chroma_http.host, port=chroma_http.port)
+    )

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local
+from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local, leak_chroma_tiered
 from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw, leak_pgvector_tiered
-from tests.leak.qdrant_backend import leak_qdrant_edge, leak_qdrant_local, leak_qdrant_server
+from tests.leak.qdrant_backend import (
+    leak_qdrant_edge,
+    leak_qdrant_local,
+    leak_qdrant_server,
+    leak_qdrant_server_per_tenant,
+    leak_qdrant_server_tiered,
+)
 from tests.leak.rag_backend import leak_langchain_chroma, leak_llamaindex_chroma
 
 LEAK_BACKENDS = [
@@ -21,17 +27,21 @@ LEAK_BACKENDS = [
     "leak_qdrant_local",
     "leak_qdrant_edge",
     "leak_qdrant_server",
+    "leak_qdrant_server_per_tenant",
+    "leak_qdrant_server_tiered",
     "leak_pgvector",
     "leak_pgvector_hnsw",
     "leak_pgvector_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
+    "leak_chroma_tiered",
 ]
 
 __all__ = [
     "LEAK_BACKENDS",
     "leak_chroma_http",
     "leak_chroma_local",
+    "leak_chroma_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
     "leak_pgvector",
@@ -40,6 +50,8 @@ __all__ = [
     "leak_qdrant_edge",
     "leak_qdrant_local",
     "leak_qdrant_server",
+    "leak_qdrant_server_per_tenant",
+    "leak_qdrant_server_tiered",
 ]
 
 
@@ -48,6 +60,8 @@ WRITE_BACKENDS = [
     "leak_qdrant_local",
     "leak_qdrant_edge",
     "leak_qdrant_server",
+    "leak_qdrant_server_per_tenant",
+    "leak_qdrant_server_tiered",
     "leak_pgvector",
 ]
 """The backends of the write side (the retrievers write through these same bindings)."""

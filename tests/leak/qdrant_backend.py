@@ -16,9 +16,11 @@ import pytest
 from qdrant_client import QdrantClient, models
 
 from sentinel_vectors.filters import Filter
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors_qdrant import QdrantBackend, ScopedQdrantClient, ensure_collection
 from tests.qdrant.conftest import edge_client
+from tests.qdrant.placed import Onboarding, PlacedQdrantBackend
 
 EDGE_LEAK_EXAMPLES = int(os.environ.get("LEAK_EDGE_EXAMPLES", "20"))
 
@@ -32,6 +34,7 @@ class Handle:
 
     name: str
     chunk_ids: dict[str, str] = field(default_factory=dict)
+    onboarding: Onboarding | None = None
 
 
 class QdrantLeakBackend:
@@ -46,9 +49,10 @@ class QdrantLeakBackend:
     max_examples: int | None = None
     """Caps the harness's examples for this backend (``None``: ``LEAK_EXAMPLES``)."""
 
-    def __init__(self, name: str, client: QdrantClient) -> None:
+    def __init__(self, name: str, client: QdrantClient, placement: Placement | None = None) -> None:
         self.name = name
         self.client = client
+        self.placement = placement
 
     def _scoped(self, auth: object) -> ScopedQdrantClient:
         return ScopedQdrantClient(
@@ -56,7 +60,13 @@ class QdrantLeakBackend:
             auth,  # type: ignore[arg-type]
             resource_type="document",
             search_params=models.SearchParams(exact=True),
+            placement=self.placement,
         )
+
+    async def _onboard(self, handle: Handle, auth: object) -> None:
+        """Under ``per_tenant``: the caller's workspace has its shard key (sign-up)."""
+        if handle.onboarding is not None:
+            await handle.onboarding.ensure(auth.workspace_id)  # type: ignore[attr-defined]
 
     async def fresh(self, dim: int) -> object:
         handle = Handle(f"leak-{uuid.uuid4().hex[:12]}")
@@ -64,11 +74,15 @@ class QdrantLeakBackend:
             self.client,
             handle.name,
             models.VectorParams(size=dim, distance=models.Distance.EUCLID),
+            placement=self.placement,
         )
+        if self.placement is not None:
+            handle.onboarding = Onboarding(self.client, handle.name, self.placement)
         return handle
 
     async def write(self, handle: object, auth: object, chunks: Sequence[Chunk]) -> None:
         assert isinstance(handle, Handle)
+        await self._onboard(handle, auth)
         points = []
         for c in chunks:
             pid = str(uuid.uuid5(_IDS, c.chunk_id))
@@ -86,6 +100,7 @@ class QdrantLeakBackend:
         self, handle: object, auth: object, query: Sequence[float], k: int, flt: Filter | None
     ) -> list[str]:
         assert isinstance(handle, Handle)
+        await self._onboard(handle, auth)
         hits = await self._scoped(auth).query_points(
             handle.name, query=list(query), limit=k, query_filter=flt, with_payload=False
         )
@@ -93,6 +108,7 @@ class QdrantLeakBackend:
 
     async def listing(self, handle: object, auth: object, flt: Filter | None) -> list[str]:
         assert isinstance(handle, Handle)
+        await self._onboard(handle, auth)
         records, _ = await self._scoped(auth).scroll(
             handle.name, scroll_filter=flt, limit=10_000, with_payload=False
         )
@@ -101,6 +117,10 @@ class QdrantLeakBackend:
 
     def binding(self, handle: object) -> QdrantBackend:
         assert isinstance(handle, Handle)
+        if self.placement is not None:
+            return PlacedQdrantBackend(
+                self.client, handle.name, self.placement, resource_type="document"
+            )
         return QdrantBackend(self.client, handle.name, resource_type="document")
 
     async def drop(self, handle: object) -> None:
@@ -135,3 +155,24 @@ def leak_qdrant_server() -> Iterator[QdrantLeakBackend]:
     client = QdrantClient(url=url, timeout=30)
     yield QdrantLeakBackend("qdrant-server", client)
     client.close()
+
+
+def _server_placed(mode: str) -> Iterator[QdrantLeakBackend]:
+    url = os.environ.get("QDRANT_URL", "")
+    if not url:
+        pytest.skip("QDRANT_URL is not set")
+    client = QdrantClient(url=url, timeout=30)
+    yield QdrantLeakBackend(f"qdrant-server-{mode}", client, Placement(mode))  # type: ignore[arg-type]
+    client.close()
+
+
+@pytest.fixture
+def leak_qdrant_server_per_tenant() -> Iterator[QdrantLeakBackend]:
+    """A Qdrant server, a shard key per workspace (``QDRANT_URL``; not run in CI)."""
+    yield from _server_placed("per_tenant")
+
+
+@pytest.fixture
+def leak_qdrant_server_tiered() -> Iterator[QdrantLeakBackend]:
+    """A Qdrant server, tiered: the shared fallback shard (``QDRANT_URL``; not run in CI)."""
+    yield from _server_placed("tiered")

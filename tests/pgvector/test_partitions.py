@@ -335,8 +335,8 @@ def test_cli_promote_moves_one_workspace_online_and_refuses_other_stores(
         assert own in workspace_partitions(conn, placed)
         assert conn.execute(text(f'SELECT count(*) FROM "{own}"')).scalar_one() == BIG
         assert conn.execute(select(func.count()).select_from(placed)).scalar_one() == BIG + 10
-    refused = runner.invoke(app, ["promote", "chroma://localhost:8000/docs", "-w", _ws(skewed.big)])
+    refused = runner.invoke(app, ["promote", url, "-w", _ws(skewed.big), "--settle", "1"])
     assert refused.exit_code == 2
-    assert "pgvector chunk tables only" in refused.output
+    assert "apply to Chroma only" in refused.output
     bad = runner.invoke(app, ["promote", url, "-w", "not-a-uuid"])
     assert bad.exit_code == 2

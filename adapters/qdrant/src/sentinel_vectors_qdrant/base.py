@@ -32,6 +32,7 @@ from sentinel_vectors.errors import (
     is_store_outage,
 )
 from sentinel_vectors.filters import FilterCompiler, filter_keys
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.policy import ExistingRecord, TenancyPolicy
 from sentinel_vectors.scope import OWNER_KEY, WORKSPACE_KEY, Access, Scope
 from sentinel_vectors.strategy import OverFetch, StrategyName, plan_read
@@ -43,6 +44,7 @@ from sentinel_vectors_qdrant.compiler import (
     root_key,
 )
 from sentinel_vectors_qdrant.filtering import NEUTRAL, CallerFilter, nest, to_filter
+from sentinel_vectors_qdrant.placement import ShardRouting, check_engine, check_placement
 from sentinel_vectors_qdrant.points import ID_KEY, LogicalId, PayloadView, PointIds, VectorSpace
 from sentinel_vectors_qdrant.queries import QueryRewriter
 from sentinel_vectors_qdrant.typed import IndexedTypes
@@ -102,6 +104,7 @@ class ClientBase:
         postfilter_min_ids: int | Literal["default"] | None = "default",
         overfetch: OverFetch | None = None,
         compiler: FilterCompiler[QdrantCondition] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         scope = Scope.of(
             auth, resource_type=resource_type, resource_key=resource_key, timeout=timeout
@@ -113,11 +116,14 @@ class ClientBase:
                 "client must be a qdrant_client.AsyncQdrantClient or QdrantClient, got "
                 f"{type(client).__name__}"
             )
+        placement = check_placement(placement)
+        check_engine(client, placement)
         if search_params is not None and not isinstance(search_params, models.SearchParams):
             raise InvalidInputError("search_params must be a models.SearchParams")
         self._client = client
         self._policy = TenancyPolicy(scope, collection="?")
         self._ids = PointIds(self._policy.physical_id)
+        self._routing = ShardRouting(placement, scope)
         self._compiler: FilterCompiler[QdrantCondition] = compiler or QdrantFilterCompiler()
         self._queries = QueryRewriter(self._ids, self._caller_filter)
         self._search_params = search_params
@@ -352,10 +358,20 @@ class ClientBase:
         return space
 
     def _native(self, method: str, **kwargs: Any) -> Native:
-        """The effect of one native call; ``None`` arguments are left out (Qdrant defaults)."""
-        return Native(
-            method, kwargs={k: v for k, v in kwargs.items() if v is not None}, target=self._client
-        )
+        """The effect of one native call; ``None`` arguments are left out (Qdrant defaults).
+
+        Every native call of every operation goes through here, so the placement's shard
+        key is forced on each (:meth:`ShardRouting.route`; nothing changes when shared).
+        """
+        given = {k: v for k, v in kwargs.items() if v is not None}
+        return Native(method, kwargs=self._routing.route(method, given), target=self._client)
+
+    def _translate(self, exc: Exception, effect: Native) -> BaseException | None:
+        """:func:`translate`, plus a missing shard of the caller's own workspace."""
+        missing = self._routing.missing_shard(exc)
+        if missing is not None:
+            return missing
+        return translate(exc, effect)
 
 
 def translate(exc: Exception, effect: Native) -> BaseException | None:

@@ -11,7 +11,12 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from sentinel_vectors import filters as F
 from sentinel_vectors.auth import AuthContext
 from sentinel_vectors.binding import StartupProblem
-from sentinel_vectors.errors import ReservedKeyError, StoreUnavailableError, is_store_outage
+from sentinel_vectors.errors import (
+    ReservedKeyError,
+    StoreUnavailableError,
+    UnsupportedError,
+    is_store_outage,
+)
 from sentinel_vectors.index import (
     TEXT_KEY,
     Chunk,
@@ -21,7 +26,9 @@ from sentinel_vectors.index import (
 )
 from sentinel_vectors.scope import WORKSPACE_KEY, Scope
 from sentinel_vectors_qdrant.client import ScopedQdrantClient
+from sentinel_vectors_qdrant.placement import SHARED_SHARD_KEY, check_engine, check_placement
 from sentinel_vectors_qdrant.points import ID_KEY
+from sentinel_vectors_qdrant.promotion import shard_states
 from sentinel_vectors_qdrant.records import QdrantRecords
 
 __all__ = ["QdrantBackend", "QdrantChunkIndex"]
@@ -38,7 +45,8 @@ class QdrantBackend:
         resource_key: the payload key naming each chunk's resource.
         vector_name: the named vector to write and search (``None``: the unnamed one).
         options: further ``ScopedQdrantClient`` keyword arguments (``timeout``,
-            ``search_params``).
+            ``search_params``, ``placement``: :meth:`check` then also checks that the
+            collection is sharded by key).
 
     Chunk texts are stored in the payload under :data:`~sentinel_vectors.index.TEXT_KEY`.
     """
@@ -93,6 +101,9 @@ class QdrantBackend:
                     store="qdrant",
                 ) from exc
             raise
+        placed = await self._placement_problems(call, info)
+        if placed:
+            return placed
         if type(getattr(self.client, "_client", None)).__name__.endswith("QdrantLocal"):
             return []
         schema = info.payload_schema or {}
@@ -117,6 +128,39 @@ class QdrantBackend:
                 )
             )
         return problems
+
+    async def _placement_problems(
+        self, call: Callable[..., Awaitable[Any]], info: models.CollectionInfo
+    ) -> list[StartupProblem]:
+        """A non-shared placement needs a collection sharded by key (and, tiered, its
+        fallback shard key) on an engine with shard keys: else nothing can be served."""
+        placement = check_placement(self._options.get("placement"))
+        if placement.mode == "shared":
+            return []
+        name = self.collection_name
+        try:
+            check_engine(self.client, placement)
+        except UnsupportedError as exc:
+            return [StartupProblem(str(exc))]
+        if info.config.params.sharding_method != models.ShardingMethod.CUSTOM:
+            return [
+                StartupProblem(
+                    f"Qdrant collection {name!r} is not sharded by key, which the "
+                    f"{placement.mode!r} placement needs: create it with "
+                    f"ensure_collection(placement=...)"
+                )
+            ]
+        if placement.mode == "tiered":
+            cluster = await call("collection_cluster_info", collection_name=name)
+            if SHARED_SHARD_KEY not in shard_states(cluster):
+                return [
+                    StartupProblem(
+                        f"Qdrant collection {name!r} has no fallback shard key "
+                        f"{SHARED_SHARD_KEY!r} for the tiered placement; "
+                        f"ensure_collection(placement=Placement('tiered')) creates it"
+                    )
+                ]
+        return []
 
     def __repr__(self) -> str:
         return (

@@ -25,6 +25,7 @@ operations live by responsibility: :mod:`~sentinel_vectors_qdrant.reads`,
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Literal
 
@@ -37,12 +38,12 @@ from sentinel_vectors.drive import call_blocking, run_async, run_sync
 from sentinel_vectors.engine import Step
 from sentinel_vectors.errors import InvalidInputError
 from sentinel_vectors.filters import FilterCompiler
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.scope import Scope
 from sentinel_vectors.strategy import OverFetch, StrategyName
 from sentinel_vectors_qdrant.base import (
     DEFAULT_POSTFILTER_MIN_IDS,
     LOCAL_POSTFILTER_MIN_IDS,
-    translate,
 )
 from sentinel_vectors_qdrant.compiler import QdrantCondition
 from sentinel_vectors_qdrant.reads import Reads
@@ -86,6 +87,11 @@ class _Facade:
         """Hits dropped by the per-hit re-check since this wrapper was built (should be 0)."""
         return self._ops.violations
 
+    @property
+    def placement(self) -> Placement:
+        """The placement setting (``shared`` unless one was given)."""
+        return self._ops._routing.placement
+
     def __repr__(self) -> str:
         scope = self._ops.scope
         return (
@@ -94,14 +100,36 @@ class _Facade:
         )
 
 
+type _Refuse = Callable[[QdrantOperations, tuple[Any, ...], dict[str, Any]], None]
+
+
+def _refusing(flow: Callable[..., Any]) -> _Refuse:
+    """The check a method runs before its workflow: no shard key of the caller's own
+    under a forced placement (:meth:`ShardRouting.refuse`), in any argument."""
+    signature = inspect.signature(flow)
+
+    def refuse(ops: QdrantOperations, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if not ops._routing.forced:
+            return
+        try:
+            bound = signature.bind(ops, *args, **kwargs)
+        except TypeError:
+            return  # the workflow's own call raises the same TypeError, before any request
+        ops._routing.refuse(bound.arguments)
+
+    return refuse
+
+
 def _awaited[**P, T](
     flow: Callable[Concatenate[QdrantOperations, P], Step[T]],
 ) -> Callable[Concatenate[ScopedQdrantClient, P], Coroutine[Any, Any, T]]:
     """The async method of ``flow``: the workflow run by the async driver."""
+    refuse = _refusing(flow)
 
     async def method(self: ScopedQdrantClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         ops = self._ops
-        return await run_async(flow(ops, *args, **kwargs), ops.scope, translate=translate)
+        refuse(ops, args, kwargs)
+        return await run_async(flow(ops, *args, **kwargs), ops.scope, translate=ops._translate)
 
     functools.update_wrapper(method, flow)  # the name and docstring of the operation
     return method
@@ -111,11 +139,16 @@ def _blocking[**P, T](
     flow: Callable[Concatenate[QdrantOperations, P], Step[T]],
 ) -> Callable[Concatenate[SyncScopedQdrantClient, P], T]:
     """The blocking method of ``flow``: the workflow run by the blocking driver."""
+    refuse = _refusing(flow)
 
     def method(self: SyncScopedQdrantClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
         ops = self._ops
+        refuse(ops, args, kwargs)
         return run_sync(
-            flow(ops, *args, **kwargs), ops.scope, blocking=self._call_blocking, translate=translate
+            flow(ops, *args, **kwargs),
+            ops.scope,
+            blocking=self._call_blocking,
+            translate=ops._translate,
         )
 
     functools.update_wrapper(method, flow)  # the name and docstring of the operation
@@ -141,6 +174,13 @@ class ScopedQdrantClient(_Facade):
             on a server and qdrant-edge, :data:`LOCAL_POSTFILTER_MIN_IDS` in local mode.
         overfetch: the post-filter's fetch schedule.
         compiler: the filter compiler (a seam for tests and extensions).
+        placement: where workspaces live (:mod:`sentinel_vectors_qdrant.placement`):
+            ``None``/``shared`` sends requests as they are (a caller's
+            ``shard_key_selector`` passes through); ``per_tenant`` and ``tiered`` force
+            the scope's shard key on every request and refuse any shard key the caller
+            sets (:class:`~sentinel_vectors.errors.ReservedKeyError`, nothing sent). A
+            non-shared placement needs a Qdrant server: on qdrant-edge or local mode it is
+            :class:`~sentinel_vectors.errors.UnsupportedError` here, at construction.
 
     Point ids are stored as ``uuid5(namespace, "<workspace_id>:<id>")`` so ids never
     collide across workspaces; the caller's id is kept in the payload and returned as
@@ -162,6 +202,7 @@ class ScopedQdrantClient(_Facade):
         postfilter_min_ids: int | Literal["default"] | None = "default",
         overfetch: OverFetch | None = None,
         compiler: FilterCompiler[QdrantCondition] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         self._ops = QdrantOperations(
             client,
@@ -174,6 +215,7 @@ class ScopedQdrantClient(_Facade):
             postfilter_min_ids=postfilter_min_ids,
             overfetch=overfetch,
             compiler=compiler,
+            placement=placement,
         )
 
     upsert = _awaited(QdrantOperations.upsert)
@@ -223,6 +265,7 @@ class SyncScopedQdrantClient(_Facade):
         postfilter_min_ids: int | Literal["default"] | None = "default",
         overfetch: OverFetch | None = None,
         compiler: FilterCompiler[QdrantCondition] | None = None,
+        placement: Placement | None = None,
         portal: anyio.from_thread.BlockingPortal | None = None,
         loop_token: EventLoopToken | None = None,
     ) -> None:
@@ -242,6 +285,7 @@ class SyncScopedQdrantClient(_Facade):
             postfilter_min_ids=postfilter_min_ids,
             overfetch=overfetch,
             compiler=compiler,
+            placement=placement,
         )
         self._portal = portal
         self._loop_token = loop_token

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from sentinel_vectors_cli.commands.purge import run_check
+from sentinel_vectors_cli.connect import StoreURL
 from sentinel_vectors_cli.output import EXIT_BAD_INPUT, console, fail, parse_stores, run
 
 __all__ = ["register"]
@@ -20,26 +21,59 @@ def register(app: typer.Typer) -> None:
         epilog=(
             "Examples:\n\n"
             "  sentinel-vectors promote postgresql+asyncpg://app:pw@db/app/chunks "
-            "--workspace 6f1c...e2"
+            "--workspace 6f1c...e2\n\n"
+            "  sentinel-vectors promote qdrant://localhost:6333/docs -w 6f1c...e2\n\n"
+            "  sentinel-vectors promote chroma://localhost:8000/docs -w 6f1c...e2"
         ),
     )
     def promote(
         store: Annotated[
-            str, typer.Argument(help="The workspace-partitioned pgvector chunk table.")
+            str,
+            typer.Argument(
+                help="A partitioned pgvector chunk table, a tiered Qdrant collection "
+                "or a Chroma base."
+            ),
         ],
         workspace: Annotated[
             str, typer.Option("--workspace", "-w", help="The workspace id (UUID).")
         ],
+        settle: Annotated[
+            float | None,
+            typer.Option(help="Chroma: seconds to wait after 'moving' (> the apps' lease)."),
+        ] = None,
+        grace: Annotated[
+            float | None,
+            typer.Option(help="Chroma: seconds to wait after 'promoted' (> the apps' lease)."),
+        ] = None,
+        lease: Annotated[
+            float | None,
+            typer.Option(help="Chroma: the applications' lease in seconds (default 5)."),
+        ] = None,
     ) -> None:
-        """Move WORKSPACE from the shared partition into its own partition, online.
+        """Move WORKSPACE from the shared place into its own, online.
 
-        pgvector only (a chunk table declared with ``partitioned=True``, see
+        pgvector: a chunk table declared with ``partitioned=True`` (see
         docs/scaling.md): reads go on during the copy and the index build, writes wait
         for the move, nothing is lost. Idempotent: a promoted workspace moves 0 chunks.
-        Chroma and Qdrant promotion are not available from the command line yet.
+        Qdrant: a tiered collection (see docs/scaling.md), moved into the workspace's own
+        shard with Qdrant's tenant promotion; reads and writes go on meanwhile.
+        Chroma (``chroma://host:port/base``): from the shared collection into
+        ``<base>__ws_<hex>`` through the placement registry (docs/scaling.md).
         """
         ws = run_check(workspace)
         [target] = parse_stores([store])
+        if target.backend == "chroma":
+            moved = run(_promote_chroma(target, ws, settle, grace, lease))
+            console.print(f"workspace {ws}: {moved} records moved into its own collection")
+            return
+        if settle is not None or grace is not None or lease is not None:
+            fail("--settle, --grace and --lease apply to Chroma only", EXIT_BAD_INPUT)
+        if target.backend == "qdrant":
+            from sentinel_vectors_cli.promote_qdrant import promote_qdrant
+
+            moved = run(promote_qdrant(target, ws))
+            console.print(f"workspace {ws}: {moved} points moved into its own shard")
+            return
         if target.backend != "pgvector":
             fail(
                 f"promote supports pgvector chunk tables only, not {target.backend}"
@@ -73,3 +107,23 @@ def register(app: typer.Typer) -> None:
 
         moved = run(go())
         console.print(f"workspace {ws}: {moved} chunks moved into its own partition")
+
+
+async def _promote_chroma(
+    target: StoreURL, ws: str, settle: float | None, grace: float | None, lease: float | None
+) -> int:
+    """The Chroma branch: ``sentinel_vectors_chroma.promote_workspace`` on a sync client."""
+    import chromadb
+
+    from sentinel_vectors_chroma.promotion import promote_workspace
+
+    if target.mode == "local":
+        client: Any = chromadb.PersistentClient(path=target.path)
+    else:
+        client = chromadb.HttpClient(
+            host=target.host, port=target.port or 8000, ssl=target.mode == "https"
+        )
+    waits: dict[str, Any] = {"settle": settle, "grace": grace, "lease": lease}
+    return await promote_workspace(
+        client, target.collection, ws, **{k: v for k, v in waits.items() if v is not None}
+    )
