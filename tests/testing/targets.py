@@ -28,7 +28,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from sentinel_auth.permissions import PermissionClient
-from sentinel_auth.types import AuthenticatedUser
+from sentinel_auth.types import AuthenticatedUser, SentinelError
 
 from sentinel_vectors.testing import RunningEmulator, SigningKeys, make_user
 
@@ -283,3 +283,12 @@ class RealTarget:
 
     async def deactivate(self, user_id: uuid.UUID) -> None:
         await self._redis_set(f"deactivated:{user_id}")
+
+
+async def status_of(call: Awaitable[object]) -> int | None:
+    """The SentinelError status ``call`` raised (None if it succeeded)."""
+    try:
+        await call
+    except SentinelError as exc:
+        return exc.status_code
+    return None

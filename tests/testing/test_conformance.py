@@ -9,10 +9,10 @@ passing suite. Only the SDK's ``PermissionClient`` and seeding through the targe
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 
 import pytest
-from sentinel_auth import PermissionClient, SentinelError
+from sentinel_auth import PermissionClient
 
 from sentinel_vectors import identity, request_auth
 from sentinel_vectors.errors import (
@@ -22,7 +22,7 @@ from sentinel_vectors.errors import (
 )
 from sentinel_vectors.scope import Scope
 from sentinel_vectors.testing import RunningEmulator
-from tests.testing.targets import SENTINEL_URL, EmulatorTarget, RealTarget, Target
+from tests.testing.targets import SENTINEL_URL, EmulatorTarget, RealTarget, Target, status_of
 
 pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 
@@ -47,14 +47,6 @@ def target(request: pytest.FixtureRequest, sentinel_emulator_clean: RunningEmula
 async def client(target: Target) -> AsyncIterator[PermissionClient]:
     async with target.client() as c:
         yield c
-
-
-async def status_of(call: Awaitable[object]) -> int | None:
-    try:
-        await call
-    except SentinelError as exc:
-        return exc.status_code
-    return None
 
 
 async def test_reshare_is_500_keeps_the_first_and_maps_to_duplicate_share(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from sentinel_auth import PermissionClient, RequestAuth, SentinelError
+from sentinel_auth import PermissionClient, RequestAuth
 from sentinel_auth.permissions import PermissionCheck
 from sentinel_auth.types import AuthenticatedUser
 
@@ -24,21 +24,11 @@ from sentinel_vectors.testing import (
     check_permission,
     mint_token,
 )
+from tests.testing.targets import status_of
 
 pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 
 DOC = "doc"
-
-
-@pytest.fixture
-def sentinel(sentinel_emulator_clean: RunningEmulator) -> RunningEmulator:
-    return sentinel_emulator_clean
-
-
-@pytest.fixture
-async def client(sentinel: RunningEmulator) -> AsyncIterator[PermissionClient]:
-    async with sentinel.permission_client() as c:
-        yield c
 
 
 @pytest.fixture
@@ -48,15 +38,6 @@ def auth_for(client: PermissionClient) -> Callable[[tuple[AuthenticatedUser, str
         return RequestAuth(user=user, _token=token, _permissions=client)
 
     return make
-
-
-async def _status_of(call: Awaitable[object]) -> int | None:
-    """Await ``call`` and return the SentinelError status it raised (None if it succeeded)."""
-    try:
-        await call
-    except SentinelError as exc:
-        return exc.status_code
-    return None
 
 
 # --------------------------------------------------------------------------- ownership, visibility
@@ -195,7 +176,7 @@ async def test_unshare_revokes_and_unsharing_again_is_500(
     assert await client.unshare(owner_token, DOC, doc, "user", friend.user_id) == {"status": "ok"}
     assert await client.can(friend_token, DOC, doc, "view") is False
     # The real service raises "Share not found" unhandled: 500, not 404.
-    assert await _status_of(client.unshare(owner_token, DOC, doc, "user", friend.user_id)) == 500
+    assert await status_of(client.unshare(owner_token, DOC, doc, "user", friend.user_id)) == 500
 
 
 async def test_share_by_non_owner_non_admin_is_403(
@@ -209,8 +190,8 @@ async def test_share_by_non_owner_non_admin_is_403(
     doc = uuid.uuid4()
     sentinel.emulator.register(DOC, doc, sentinel_user.workspace_id, owner.user_id)
 
-    assert await _status_of(client.share(editor_token, DOC, doc, "user", grantee)) == 403
-    assert await _status_of(client.share(foreign_admin_token, DOC, doc, "user", grantee)) == 403
+    assert await status_of(client.share(editor_token, DOC, doc, "user", grantee)) == 403
+    assert await status_of(client.share(foreign_admin_token, DOC, doc, "user", grantee)) == 403
     acl = sentinel.emulator.get(DOC, doc)
     assert acl is not None
     assert acl.shares == ()
@@ -288,7 +269,7 @@ async def test_cross_workspace_accessible_is_403(
     sentinel_user: UserFactory, client: PermissionClient
 ) -> None:
     _, token = sentinel_user("owner")
-    assert await _status_of(client.accessible(token, DOC, "view", uuid.uuid4())) == 403
+    assert await status_of(client.accessible(token, DOC, "view", uuid.uuid4())) == 403
 
 
 async def test_resource_of_another_workspace_is_never_allowed(
@@ -316,8 +297,8 @@ async def test_wrong_or_missing_service_key_is_401(
     user, token = sentinel_user("owner")
     async with PermissionClient(sentinel.url, sentinel.service_name, service_key) as bad:
         register = bad.register_resource(DOC, uuid.uuid4(), user.workspace_id, user.user_id)
-        assert await _status_of(register) == 401
-        assert await _status_of(bad.accessible(token, DOC, "view", user.workspace_id)) == 401
+        assert await status_of(register) == 401
+        assert await status_of(bad.accessible(token, DOC, "view", user.workspace_id)) == 401
     assert sentinel.emulator.records() == []
 
 
@@ -327,8 +308,8 @@ async def test_service_key_is_scoped_to_its_service(
     user, token = sentinel_user("owner")
     async with PermissionClient(sentinel.url, "other-service", sentinel.service_key) as other:
         register = other.register_resource(DOC, uuid.uuid4(), user.workspace_id, user.user_id)
-        assert await _status_of(register) == 403
-        assert await _status_of(other.accessible(token, DOC, "view", user.workspace_id)) == 403
+        assert await status_of(register) == 403
+        assert await status_of(other.accessible(token, DOC, "view", user.workspace_id)) == 403
 
 
 def _token(keys: SigningKeys, user: AuthenticatedUser, **overrides: object) -> str:
@@ -361,7 +342,7 @@ async def test_bad_tokens_are_401(
 ) -> None:
     user, _ = sentinel_user("owner")
     token = _token(sentinel.keys, user, **overrides)
-    assert await _status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 401, case
+    assert await status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 401, case
 
 
 async def test_token_signed_by_another_key_is_401(
@@ -369,15 +350,15 @@ async def test_token_signed_by_another_key_is_401(
 ) -> None:
     user, _ = sentinel_user("owner")
     forged = _token(SigningKeys.generate(), user)
-    assert await _status_of(client.accessible(forged, DOC, "view", user.workspace_id)) == 401
-    assert await _status_of(client.can(forged, DOC, uuid.uuid4(), "view")) == 401
+    assert await status_of(client.accessible(forged, DOC, "view", user.workspace_id)) == 401
+    assert await status_of(client.can(forged, DOC, uuid.uuid4(), "view")) == 401
 
 
 async def test_invalid_action_is_rejected_with_422(
     sentinel_user: UserFactory, client: PermissionClient
 ) -> None:
     _, token = sentinel_user("owner")
-    assert await _status_of(client.can(token, DOC, uuid.uuid4(), "delete")) == 422
+    assert await status_of(client.can(token, DOC, uuid.uuid4(), "delete")) == 422
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -427,8 +408,8 @@ async def test_deregister_removes_the_resource_and_its_shares(
     assert sentinel.emulator.get(DOC, doc) is None
     assert await client.accessible(owner_token, DOC, "view", ws) == ([], False)
     assert await client.accessible(friend_token, DOC, "view", ws) == ([], False)
-    assert await _status_of(client.get_resource_acl(DOC, doc)) == 404
-    assert await _status_of(client.deregister_resource(DOC, doc)) == 404
+    assert await status_of(client.get_resource_acl(DOC, doc)) == 404
+    assert await status_of(client.deregister_resource(DOC, doc)) == 404
 
 
 async def test_acl_endpoints_and_enriched_profiles(
@@ -454,7 +435,7 @@ async def test_acl_endpoints_and_enriched_profiles(
         "bob@example.test",
         "Ada",
     )
-    assert await _status_of(client.get_enriched_resource_acl(DOC, uuid.uuid4())) == 404
+    assert await status_of(client.get_enriched_resource_acl(DOC, uuid.uuid4())) == 404
 
 
 # --------------------------------------------------------------------------- fault injection
@@ -465,8 +446,8 @@ async def test_fail_with_status_answers_every_permissions_call(
 ) -> None:
     user, token = sentinel_user("viewer")
     sentinel.emulator.fail_with_status = 503
-    assert await _status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 503
-    assert await _status_of(client.can(token, DOC, uuid.uuid4(), "view")) == 503
+    assert await status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 503
+    assert await status_of(client.can(token, DOC, uuid.uuid4(), "view")) == 503
 
     sentinel.emulator.fail_with_status = None
     assert await client.accessible(token, DOC, "view", user.workspace_id) == ([], False)
@@ -478,7 +459,7 @@ async def test_fail_next_fails_only_that_many_calls(
     user, token = sentinel_user("viewer")
     sentinel.emulator.fail_next(500, times=2)
     for _ in range(2):
-        assert await _status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 500
+        assert await status_of(client.accessible(token, DOC, "view", user.workspace_id)) == 500
     assert await client.accessible(token, DOC, "view", user.workspace_id) == ([], False)
     assert sentinel.emulator.calls == [("POST", "/permissions/accessible")] * 3
 

@@ -10,12 +10,11 @@ the rate limit in ``middleware/rate_limit.py``. Driven by the SDK's real
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable
 
 import httpx
 import jwt
 import pytest
-from sentinel_auth import PermissionClient, SentinelError
+from sentinel_auth import PermissionClient
 
 from sentinel_vectors.testing import (
     DEFAULT_ISSUER,
@@ -27,30 +26,11 @@ from sentinel_vectors.testing import (
     mint_token,
     run_emulator,
 )
+from tests.testing.targets import status_of
 
 pytest_plugins = ["sentinel_vectors.testing.pytest_plugin"]
 
 DOC = "doc"
-
-
-@pytest.fixture
-def sentinel(sentinel_emulator_clean: RunningEmulator) -> RunningEmulator:
-    return sentinel_emulator_clean
-
-
-@pytest.fixture
-async def client(sentinel: RunningEmulator) -> AsyncIterator[PermissionClient]:
-    async with sentinel.permission_client() as c:
-        yield c
-
-
-async def status_of(call: Awaitable[object]) -> int | None:
-    """The SentinelError status ``call`` raised (None if it succeeded)."""
-    try:
-        await call
-    except SentinelError as exc:
-        return exc.status_code
-    return None
 
 
 def test_the_emulated_version_is_named() -> None:
