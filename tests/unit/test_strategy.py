@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -219,23 +220,25 @@ def world(n: int, visible_every: int, *, foreign: int = 0) -> tuple[list[Row], l
     return rows, resources[::visible_every]
 
 
-def run(
-    policy: TenancyPolicy, plan: ReadPlan, store: FakeStore, acc: Access, k: int, n: int = 1
-) -> list[list[Row]]:
-    got = postfilter_top_k_sync(
-        plan,
-        k,
-        n,
-        store.search,
-        admit=lambda r: policy.recheck(
+def row_rules(policy: TenancyPolicy, acc: Access) -> dict[str, Callable[[Row], Any]]:
+    """The post-filter's ``admit``, ``key`` and ``distance`` for :class:`Row`: the
+    policy's post-filter re-check, as the engine passes it."""
+    return {
+        "admit": lambda r: policy.recheck(
             {"workspace_id": r.workspace_id, "resource_id": r.resource_id},
             acc,
             r.id,
             postfiltered=True,
         ),
-        key=lambda r: r.id,
-        distance=lambda r: r.distance,
-    )
+        "key": lambda r: r.id,
+        "distance": lambda r: r.distance,
+    }
+
+
+def run(
+    policy: TenancyPolicy, plan: ReadPlan, store: FakeStore, acc: Access, k: int, n: int = 1
+) -> list[list[Row]]:
+    got = postfilter_top_k_sync(plan, k, n, store.search, **row_rules(policy, acc))
     assert all(g.examined >= len(g.hits) for g in got)
     return [g.hits for g in got]
 
@@ -252,20 +255,7 @@ def test_postfilter_fills_k_with_visible_rows_nearest_first() -> None:
     policy = make_policy()
     plan = plan_of(acc, 10, OverFetch(first=2, growth=4, max_candidates=1000))
     store = FakeStore(rows)
-    got = postfilter_top_k_sync(
-        plan,
-        10,
-        1,
-        store.search,
-        admit=lambda r: policy.recheck(
-            {"workspace_id": r.workspace_id, "resource_id": r.resource_id},
-            acc,
-            r.id,
-            postfiltered=True,
-        ),
-        key=lambda r: r.id,
-        distance=lambda r: r.distance,
-    )[0]
+    got = postfilter_top_k_sync(plan, 10, 1, store.search, **row_rules(policy, acc))[0]
     assert got.complete
     assert [r.id for r in got.hits] == [f"r{i}" for i in range(0, 100, 10)]
     # 2 of the first 20 were visible: ~150 more needed, so the run jumps to 320.
@@ -280,20 +270,7 @@ def test_postfilter_reports_incomplete_when_the_cap_cannot_fill_k() -> None:
     plan = plan_of(acc, 10, OverFetch(first=2, growth=2, max_candidates=200))
     store = FakeStore(rows)
     policy = make_policy()
-    got = postfilter_top_k_sync(
-        plan,
-        10,
-        1,
-        store.search,
-        admit=lambda r: policy.recheck(
-            {"workspace_id": r.workspace_id, "resource_id": r.resource_id},
-            acc,
-            r.id,
-            postfiltered=True,
-        ),
-        key=lambda r: r.id,
-        distance=lambda r: r.distance,
-    )[0]
+    got = postfilter_top_k_sync(plan, 10, 1, store.search, **row_rules(policy, acc))[0]
     assert not got.complete
     assert [r.id for r in got.hits] == ["r0", "r100"]
     assert store.fetches == [20, 200]  # 1 in 20 visible: straight to the cap
@@ -339,14 +316,7 @@ def test_postfilter_batches_only_the_queries_still_pending() -> None:
         5,
         2,
         search,
-        admit=lambda r: policy.recheck(
-            {"workspace_id": r.workspace_id, "resource_id": r.resource_id},
-            acc,
-            r.id,
-            postfiltered=True,
-        ),
-        key=lambda r: r.id,
-        distance=lambda r: r.distance,
+        **row_rules(policy, acc),
     )
     assert calls == [(5, [0, 1]), (20, [1])]
     assert all(g.complete and len(g.hits) == 5 for g in got)
@@ -359,20 +329,7 @@ async def test_the_async_driver_matches_the_blocking_one() -> None:
     plan = plan_of(acc, 10, OverFetch(first=3))
     sync_hits = run(policy, plan, FakeStore(rows), acc, 10)[0]
     store = FakeStore(rows)
-    got = await postfilter_top_k(
-        plan,
-        10,
-        1,
-        store.asearch,
-        admit=lambda r: policy.recheck(
-            {"workspace_id": r.workspace_id, "resource_id": r.resource_id},
-            acc,
-            r.id,
-            postfiltered=True,
-        ),
-        key=lambda r: r.id,
-        distance=lambda r: r.distance,
-    )
+    got = await postfilter_top_k(plan, 10, 1, store.asearch, **row_rules(policy, acc))
     assert got[0].hits == sync_hits
     assert got[0].complete
 
