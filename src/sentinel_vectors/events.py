@@ -99,8 +99,8 @@ class ReadEvent(AuditEventBase):
     ``accessible``: how many resource ids ``accessible()`` listed (``None`` with
     ``full_access``: admins and owners read the whole workspace). ``examined``: records
     the store returned and the re-check saw; ``returned``: how many left the wrapper,
-    ``returned_ids`` which (the ids as the caller wrote them; Qdrant: the stored point
-    ids), or their keyed digests when ``ids_digested`` (see
+    ``returned_ids`` which (the ids as the caller wrote them, on every backend), or
+    their keyed digests when ``ids_digested`` (see
     :class:`sentinel_vectors.audit.Auditor`). ``dropped``: hits the re-check refused (for
     a post-filter, candidates of resources the caller may not see: expected).
     ``complete``: ``False`` when a post-filter could not fill ``k``. ``lookup_ms``,

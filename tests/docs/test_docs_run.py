@@ -60,6 +60,11 @@ SKIPPED: set[tuple[str, str]] = {
         "waits settle + grace (30 s by default); "
         "tests/chroma/test_promotion.py runs it with short waits",
     ),
+    (
+        "docs/scaling.md",
+        "needs a Qdrant server with custom sharding; "
+        "tests/qdrant/test_placement.py runs these calls against recorded requests",
+    ),
 }
 """``(file, reason)`` of every block marked ``docs-test: skip`` (not the line: edits above a
 block move it)."""

@@ -78,10 +78,17 @@ class Row:
     ``meta``: the record's metadata, with at least the tenancy keys (workspace, owner,
     resource) as stored, for the re-check. ``distance``: smaller is nearer (top-k only).
     ``native``: whatever the adapter needs to build its own result shape; the engine
-    never reads it.
+    never reads it. ``caller_id``: the id as the caller wrote it, when the stored id is
+    not that (Qdrant stores a UUID derived from it); audit events report it.
     """
 
     pid: str
     meta: Mapping[str, Any]
     distance: float = 0.0
     native: Any = None
+    caller_id: str | None = None
+
+    @property
+    def shown_id(self) -> str:
+        """The id an audit event names: the caller's, else the stored one."""
+        return self.pid if self.caller_id is None else self.caller_id

@@ -172,7 +172,7 @@ def top_k(
         complete=out.complete,
         collection=collection,
         access=access,
-        returned_ids=(row.pid for rows in out.hits for row in rows),
+        returned_ids=(row.shown_id for rows in out.hits for row in rows),
     )
     return out
 
@@ -275,7 +275,7 @@ def listing(
         dropped=len(rows) - len(kept),
         collection=collection,
         access=access,
-        returned_ids=(row.pid for row in kept),
+        returned_ids=(row.shown_id for row in kept),
     )
     return Listed(kept, plan.strategy, len(rows))
 

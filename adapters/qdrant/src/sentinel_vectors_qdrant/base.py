@@ -274,7 +274,9 @@ class ClientBase:
                     collection=collection,
                 )
                 continue
-            out.append(Row(pid=pid, meta=payload, native=point))
+            own = payload.get(ID_KEY)
+            caller_id = None if own is None else str(own)
+            out.append(Row(pid=pid, meta=payload, native=point, caller_id=caller_id))
         return out
 
     @staticmethod
@@ -283,11 +285,20 @@ class ClientBase:
         payload = point.payload or {}
         return point.model_copy(update={"id": payload[ID_KEY], "payload": view.present(payload)})
 
-    def _audit(self, collection: str, strategy: str, examined: int, returned: int) -> None:
+    def _audit(
+        self,
+        collection: str,
+        strategy: str,
+        examined: int,
+        returned: int,
+        points: Iterable[models.ScoredPoint | models.Record] = (),
+    ) -> None:
+        """The read's audit event; ``points``: the kept points, with the caller's ids."""
         self._policy.audit(
             strategy=strategy,
             examined=examined,
             returned=returned,
+            returned_ids=(str(p.id) for p in points),
             dropped=examined - returned,
             collection=collection,
         )

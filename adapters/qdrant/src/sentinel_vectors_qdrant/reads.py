@@ -133,7 +133,7 @@ class Reads(ClientBase):
             offset=offset,
         )
         kept = self._accept(raw.points, access, view, collection_name)
-        self._audit(collection_name, "prefilter", len(raw.points), len(kept))
+        self._audit(collection_name, "prefilter", len(raw.points), len(kept), kept)
         return ScopedQueryResponse.of(kept)
 
     def query_batch_points(
@@ -194,13 +194,14 @@ class Reads(ClientBase):
             timeout=timeout,
         )
         out: list[QueryResponse] = []
-        examined = returned = 0
+        shown: list[models.ScoredPoint] = []
+        examined = 0
         for response, (_, _, view) in zip(raw, prepared, strict=True):
             kept = self._accept(response.points, access, view, collection_name)
             examined += len(response.points)
-            returned += len(kept)
+            shown.extend(kept)
             out.append(ScopedQueryResponse.of(kept))
-        self._audit(collection_name, "prefilter", examined, returned)
+        self._audit(collection_name, "prefilter", examined, len(shown), shown)
         return out
 
     def query_points_groups(
@@ -268,14 +269,15 @@ class Reads(ClientBase):
             timeout=timeout,
         )
         groups: list[models.PointGroup] = []
-        examined = returned = 0
+        shown: list[models.ScoredPoint] = []
+        examined = 0
         for group in raw.groups:
             hits = self._accept(group.hits, access, view, collection_name)
             examined += len(group.hits)
-            returned += len(hits)
+            shown.extend(hits)
             if hits:
                 groups.append(group.model_copy(update={"hits": hits, "lookup": None}))
-        self._audit(collection_name, "prefilter", examined, returned)
+        self._audit(collection_name, "prefilter", examined, len(shown), shown)
         return models.GroupsResult(groups=groups)
 
     def scroll(
