@@ -10,9 +10,10 @@ import chromadb
 import pytest
 
 from sentinel_vectors.filters import Filter
+from sentinel_vectors.placement import Placement
 from sentinel_vectors.testing.leak import Chunk, Metric
 from sentinel_vectors.testing.servers.chroma import ChromaServer
-from sentinel_vectors_chroma import ChromaBackend, ScopedCollection
+from sentinel_vectors_chroma import ChromaBackend, ScopedCollection, placed_collection
 
 
 class ChromaLeakBackend:
@@ -98,4 +99,31 @@ def leak_chroma_tiered(chroma_http: ChromaServer) -> ChromaTieredLeakBackend:
     """Chroma tiered placement over HTTP: shared and own collections in one world."""
     return ChromaTieredLeakBackend(
         "chroma-tiered", chromadb.HttpClient(host=chroma_http.host, port=chroma_http.port)
+    )
+
+
+class ChromaPerTenantLeakBackend(ChromaTieredLeakBackend):
+    """``per_tenant``: every workspace in its own collection. The harness's stores are
+    ``placed_collection`` (the per-request wrapper), its binding ``PlacedChromaBackend``."""
+
+    async def fresh(self, dim: int) -> object:
+        from tests.chroma.tiered_world import PerTenant
+
+        return PerTenant(self.client, f"leak-{uuid.uuid4().hex[:10]}")
+
+    def _store(self, handle: object, auth: object) -> ScopedCollection:
+        return placed_collection(
+            self.client,
+            handle.base,  # type: ignore[attr-defined]
+            auth,  # type: ignore[arg-type]
+            placement=Placement("per_tenant"),
+            resource_type="document",
+        )
+
+
+@pytest.fixture
+def leak_chroma_per_tenant(chroma_http: ChromaServer) -> ChromaPerTenantLeakBackend:
+    """Chroma per-tenant placement over HTTP: a collection per workspace."""
+    return ChromaPerTenantLeakBackend(
+        "chroma-per-tenant", chromadb.HttpClient(host=chroma_http.host, port=chroma_http.port)
     )

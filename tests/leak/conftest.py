@@ -10,8 +10,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.leak.chroma_backend import leak_chroma_http, leak_chroma_local, leak_chroma_tiered
-from tests.leak.pgvector_backend import leak_pgvector, leak_pgvector_hnsw, leak_pgvector_tiered
+from tests.leak.chroma_backend import (
+    leak_chroma_http,
+    leak_chroma_local,
+    leak_chroma_per_tenant,
+    leak_chroma_tiered,
+)
+from tests.leak.pgvector_backend import (
+    leak_pgvector,
+    leak_pgvector_hnsw,
+    leak_pgvector_per_tenant,
+    leak_pgvector_tiered,
+)
 from tests.leak.qdrant_backend import (
     leak_qdrant_edge,
     leak_qdrant_local,
@@ -24,6 +34,7 @@ from tests.leak.rag_backend import leak_langchain_chroma, leak_llamaindex_chroma
 LEAK_BACKENDS = [
     "leak_chroma_http",
     "leak_chroma_local",
+    "leak_chroma_per_tenant",  # in the first half (reads.py): balances the two workers
     "leak_qdrant_local",
     "leak_qdrant_edge",
     "leak_qdrant_server",
@@ -35,17 +46,20 @@ LEAK_BACKENDS = [
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
     "leak_chroma_tiered",
+    "leak_pgvector_per_tenant",
 ]
 
 __all__ = [
     "LEAK_BACKENDS",
     "leak_chroma_http",
     "leak_chroma_local",
+    "leak_chroma_per_tenant",
     "leak_chroma_tiered",
     "leak_langchain_chroma",
     "leak_llamaindex_chroma",
     "leak_pgvector",
     "leak_pgvector_hnsw",
+    "leak_pgvector_per_tenant",
     "leak_pgvector_tiered",
     "leak_qdrant_edge",
     "leak_qdrant_local",

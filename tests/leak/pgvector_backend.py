@@ -41,14 +41,19 @@ class PgvectorLeakBackend:
 
     metric: Metric = "l2"
 
-    def __init__(self, name: str, url: str, *, hnsw: bool, tiered: bool = False) -> None:
+    def __init__(
+        self, name: str, url: str, *, hnsw: bool, tiered: bool = False, per_tenant: bool = False
+    ) -> None:
         self.name = name
         self.url = url
         self.hnsw = hnsw
         self.tiered = tiered  # partitioned by workspace, about half the workspaces promoted
+        # per_tenant: partitioned, no default partition; every workspace onboarded
+        # (its own partition) before its first write
+        self.per_tenant = per_tenant
         # A partitioned table (DDL for the partitions and their HNSW indexes) per example
         # costs ~1.7 s on the CI machine: a modest count keeps the CI budget.
-        self.max_examples = 15 if tiered else None
+        self.max_examples = 15 if (tiered or per_tenant) else None
         self.exact = True  # HNSW over <= 40 points with iterative scans finds them all
 
     async def fresh(self, dim: int) -> object:
@@ -56,7 +61,10 @@ class PgvectorLeakBackend:
         settings = {"enable_seqscan": "off"} if self.hnsw else {}
         engine = create_async_engine(self.url, connect_args={"server_settings": settings})
         table = chunk_table(
-            f"leak_{uuid.uuid4().hex[:12]}", MetaData(), dim=dim, partitioned=self.tiered
+            f"leak_{uuid.uuid4().hex[:12]}",
+            MetaData(),
+            dim=dim,
+            partitioned=self.tiered or self.per_tenant,
         )
         if self.hnsw:
             hnsw_index(table, "l2")
@@ -83,8 +91,9 @@ class PgvectorLeakBackend:
     async def write(self, handle: object, auth: object, chunks: Sequence[Chunk]) -> None:
         assert isinstance(handle, _Handle)
         ws = str(getattr(auth, "workspace_id", ""))
-        if self.tiered and int(ws.replace("-", "")[-1], 16) % 2 == 0:
-            # A promoted workspace: its own partition (and HNSW graph) from its first write.
+        if self.per_tenant or (self.tiered and int(ws.replace("-", "")[-1], 16) % 2 == 0):
+            # A promoted (or per-tenant, onboarded) workspace: its own partition (and HNSW
+            # graph) from its first write.
             async with handle.engine.begin() as conn:
                 await conn.run_sync(create_workspace_partition, handle.table, ws)
         await self._store(handle, auth).add(
@@ -132,4 +141,16 @@ def leak_pgvector_tiered(postgres_server: PostgresServer) -> PgvectorLeakBackend
     """pgvector partitioned by workspace (tiered): HNSW per partition, half promoted."""
     return PgvectorLeakBackend(
         "pgvector-tiered", postgres_server.sqlalchemy_url("asyncpg"), hnsw=True, tiered=True
+    )
+
+
+@pytest.fixture
+def leak_pgvector_per_tenant(postgres_server: PostgresServer) -> PgvectorLeakBackend:
+    """pgvector partitioned by workspace (per_tenant): no default partition, HNSW per
+    workspace partition, each created at the workspace's first write (onboarding)."""
+    return PgvectorLeakBackend(
+        "pgvector-per-tenant",
+        postgres_server.sqlalchemy_url("asyncpg"),
+        hnsw=True,
+        per_tenant=True,
     )
