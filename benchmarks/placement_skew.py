@@ -11,7 +11,8 @@ access, so the tenancy filter is ``workspace_id = :ws``, the default iterative s
 k=10) and recall@10 against the exact top-10 of the tenant (numpy), for the large tenant
 and for one small tenant, then promotes the large tenant into its own partition
 (``promote_workspace``, timed) and measures again. Uses ``DATABASE_URL`` or starts the
-embedded PostgreSQL of the test kit.
+embedded PostgreSQL of the test kit. ``benchmarks.placement_skew_chroma`` runs the same
+workload and measurement on Chroma.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -46,6 +48,32 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+Search = Callable[[np.ndarray], Awaitable[list[str]]]
+"""``await search(query)``: the ids of the k nearest chunks the measured tenant sees."""
+
+
+async def measure(
+    search: Search, vectors: np.ndarray, ids: list[str], queries: np.ndarray
+) -> dict[str, float]:
+    """p50 and p95 latency (ms) of ``search`` over ``queries``, and mean recall@k against
+    the exact cosine top-k of the tenant's ``vectors`` (after one warm-up query)."""
+    exact = np.argsort(-(_unit(vectors) @ _unit(queries).T), axis=0)[:K].T
+    await search(queries[0])  # warm-up
+    times: list[float] = []
+    recalls: list[float] = []
+    for q, truth in zip(queries, exact, strict=True):
+        t = time.perf_counter()
+        hits = await search(q)
+        times.append(time.perf_counter() - t)
+        recalls.append(len(set(hits) & {ids[i] for i in truth}) / K)
+    times.sort()
+    return {
+        "p50_ms": 1000 * statistics.median(times),
+        "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))],
+        "recall": statistics.mean(recalls),
+    }
+
+
 async def _measure(
     engine: AsyncEngine,
     table: Table,
@@ -56,21 +84,35 @@ async def _measure(
 ) -> dict[str, float]:
     auth = FixedAuth(ws, uuid.UUID(int=1), [], full=True, workspace_role="admin")
     store = ScopedVectorStore(engine, auth, model=table, resource_type="document")  # type: ignore[arg-type]
-    exact = np.argsort(-(_unit(vectors) @ _unit(queries).T), axis=0)[:K].T
-    await store.query(queries[0].tolist(), K)  # warm-up
-    times: list[float] = []
-    recalls: list[float] = []
-    for q, truth in zip(queries, exact, strict=True):
-        t = time.perf_counter()
-        hits = await store.query(q.tolist(), K)
-        times.append(time.perf_counter() - t)
-        recalls.append(len({h.id for h in hits} & {ids[i] for i in truth}) / K)
-    times.sort()
-    return {
-        "p50_ms": 1000 * statistics.median(times),
-        "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))],
-        "recall": statistics.mean(recalls),
+
+    async def search(q: np.ndarray) -> list[str]:
+        return [hit.id for hit in await store.query(q.tolist(), K)]
+
+    return await measure(search, vectors, ids, queries)
+
+
+def skewed_tenants(
+    args: argparse.Namespace, rng: np.random.Generator
+) -> tuple[uuid.UUID, list[uuid.UUID], dict[uuid.UUID, np.ndarray]]:
+    """The workload: one large tenant holding half of ``args.n`` random normal vectors of
+    ``args.dim``, ``args.small`` small tenants sharing the rest. (large, smalls, vectors)."""
+    big, smalls = uuid.UUID(int=0xB16), [uuid.UUID(int=0x5000 + i) for i in range(args.small)]
+    n_big = args.n // 2
+    per_small = (args.n - n_big) // args.small
+    tenants = {big: n_big, **dict.fromkeys(smalls, per_small)}
+    data = {
+        ws: rng.normal(size=(count, args.dim)).astype(np.float32) for ws, count in tenants.items()
     }
+    return big, smalls, data
+
+
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    """The results (``"<placement>/<tenant>"`` -> measure) as a markdown table."""
+    print("| placement | tenant | p50 ms | p95 ms | recall@10 |")
+    print("|---|---|---|---|---|")
+    for key, r in results.items():
+        phase, who = key.split("/")
+        print(f"| {phase} | {who} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['recall']:.3f} |")
 
 
 def _row(ws: uuid.UUID, rid: str, res: uuid.UUID, vector: np.ndarray) -> dict[str, Any]:
@@ -87,13 +129,8 @@ def _row(ws: uuid.UUID, rid: str, res: uuid.UUID, vector: np.ndarray) -> dict[st
 
 async def run(url_async: str, url_sync: str, args: argparse.Namespace) -> None:
     rng = np.random.default_rng(7)
-    big, smalls = uuid.UUID(int=0xB16), [uuid.UUID(int=0x5000 + i) for i in range(args.small)]
-    n_big = args.n // 2
-    per_small = (args.n - n_big) // args.small
-    tenants = {big: n_big, **dict.fromkeys(smalls, per_small)}
-    data = {
-        ws: rng.normal(size=(count, args.dim)).astype(np.float32) for ws, count in tenants.items()
-    }
+    big, smalls, data = skewed_tenants(args, rng)
+    n_big, per_small = len(data[big]), len(data[smalls[0]])
     table = chunk_table(f"skew_{uuid.uuid4().hex[:8]}", MetaData(), dim=args.dim, partitioned=True)
     sync = create_engine(url_sync)
     table.metadata.create_all(sync)
@@ -130,26 +167,26 @@ async def run(url_async: str, url_sync: str, args: argparse.Namespace) -> None:
                 results[f"{phase}/{who}"] = await _measure(
                     engine, table, ws, data[ws], ids[ws], queries
                 )
-        print("| placement | tenant | p50 ms | p95 ms | recall@10 |")
-        print("|---|---|---|---|---|")
-        for key, r in results.items():
-            phase, who = key.split("/")
-            print(
-                f"| {phase} | {who} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {r['recall']:.3f} |"
-            )
+        print_table(results)
     finally:
         await engine.dispose()
         table.metadata.drop_all(sync)
         sync.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--n", type=int, default=40_000)
+def workload_args(doc: str | None, *, n: int) -> argparse.ArgumentParser:
+    """The workload's command-line options (``--n`` chunks, ``--dim``, ``--small``
+    tenants, ``--queries``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--n", type=int, default=n)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--small", type=int, default=40)
     parser.add_argument("--queries", type=int, default=100)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = workload_args(__doc__, n=40_000).parse_args()
     with ExitStack() as stack:
         url = os.environ.get("DATABASE_URL")
         if url:

@@ -429,6 +429,34 @@ async def test_promotion_copies_content_and_configuration_and_is_idempotent(
     assert _pids(client.get_collection(base), other.user.workspace_id) == set()
 
 
+async def test_promotion_of_a_cosine_collection_verifies(
+    chroma_http: ChromaServer, tenancy: Tenancy, base: str
+) -> None:
+    """Chroma normalizes embeddings written to a cosine collection; the copy of a
+    normalized vector is normalized again and may differ in the last float32 bit. The
+    verification must accept that (it did not: every cosine promotion failed after three
+    rounds, the workspace left ``moving``)."""
+    client = _client(chroma_http)
+    client.create_collection(
+        base, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    member = tenancy.member("admin", tenancy.workspace())
+    rid = tenancy.resource(member)
+    store = sync_placed_collection(
+        client, base, member.auth, placement=TIERED, resource_type="document", lease=0.05
+    )
+    vectors = [[0.1 * i + 0.37, -0.73 * i, 1.3, 0.011 * i * i] for i in range(1, 41)]
+    ids = [f"c{i}" for i in range(len(vectors))]
+    await anyio.to_thread.run_sync(
+        lambda: store.add(ids=ids, embeddings=vectors, metadatas=[{"resource_id": rid}] * 40)
+    )
+    ws = str(member.user.workspace_id)
+    assert promote_workspace_sync(client, base, ws, **FAST) == 40
+    assert workspace_state_sync(client, base, ws) == "promoted"
+    got = await anyio.to_thread.run_sync(lambda: store.get(ids=ids[:3], include=["embeddings"]))
+    assert got["ids"] == ids[:3]
+
+
 # -- attacks: nothing a caller passes reaches the registry or another place --------------
 
 

@@ -270,7 +270,7 @@ def _sync_pages(
         ids = [r["id"] for r in rows]
         seen.update(ids)
         held = {r["id"]: r for r in _rows((yield _call(own, "get", ids=ids, include=_COLUMNS)))}
-        stale = [r for r in rows if held.get(r["id"]) != r]
+        stale = [r for r in rows if not _same(held.get(r["id"]), r)]
         if stale:
             clean = False
             for columns in _upserts(stale):
@@ -290,6 +290,29 @@ def _sync_pages(
         for start in range(0, len(extra), ID_BATCH):
             yield _call(own, "delete", ids=extra[start : start + ID_BATCH])
     return len(seen), clean
+
+
+# How far a copied embedding may be from the original and still verify. Chroma
+# normalizes the vectors of a cosine collection on write; copying a normalized vector
+# normalizes it again, which can change the last bit of a float32 component (~6e-8
+# relative). Far below any change a write could make that would matter to a search.
+_EMBEDDING_TOLERANCE = 1e-6
+
+
+def _same(held: dict[str, Any] | None, row: dict[str, Any]) -> bool:
+    """Whether the own collection's copy ``held`` matches the shared ``row``: every
+    column equal, the embedding within float32 rounding of a re-normalization."""
+    if held is None:
+        return False
+    if any(held[c] != row[c] for c in row if c != "embeddings"):
+        return False
+    a, b = held["embeddings"], row["embeddings"]
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(
+        math.isclose(x, y, rel_tol=_EMBEDDING_TOLERANCE, abs_tol=_EMBEDDING_TOLERANCE)
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 def _plain(value: Any) -> Any:
