@@ -81,7 +81,8 @@ async def run(client: Any, args: Any) -> None:
                 lease=LEASE,
             )
             took = time.perf_counter() - t
-            print(f"promote_workspace_sync: {moved} records in {took:.1f}s (waits {SETTLE + GRACE}s)")
+            waits = SETTLE + GRACE
+            print(f"promote_workspace_sync: {moved} records in {took:.1f}s (waits {waits}s)")
         for who, ws in (("large", big), ("small", smalls[0])):
             store = placed.scoped(_admin(ws))
 
