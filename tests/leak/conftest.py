@@ -77,6 +77,7 @@ WRITE_BACKENDS = [
     "leak_qdrant_server_per_tenant",
     "leak_qdrant_server_tiered",
     "leak_pgvector",
+    "leak_chroma_per_tenant",
 ]
 """The backends of the write side (the retrievers write through these same bindings)."""
 
